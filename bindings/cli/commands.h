@@ -1,0 +1,24 @@
+#ifndef SSMX_CLI_COMMANDS_H_
+#define SSMX_CLI_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+#include "output.h"
+
+namespace ssmx::cli {
+
+// Each subcommand takes the arguments after its name and returns the exit
+// status; errors are thrown (ssmx::Error) and mapped to statuses by main.
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const std::vector<std::string>& args, const Settings& settings);
+};
+
+int RunInfo(const std::vector<std::string>& args, const Settings& settings);
+int RunDemo(const std::vector<std::string>& args, const Settings& settings);
+
+}  // namespace ssmx::cli
+
+#endif  // SSMX_CLI_COMMANDS_H_

@@ -1,0 +1,106 @@
+// The `ssmx` command: one program, subcommands named after what a user wants.
+// Exit status: 0 success, 2 bad input (arguments, files), 1 internal error.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "arguments.h"
+#include "commands.h"
+#include "ssmx/core/error.h"
+#include "ssmx/core/log.h"
+#include "ssmx/core/version.h"
+
+namespace {
+
+using ssmx::cli::Command;
+
+const Command kCommands[] = {
+    {"info", "describe a volume, DICOM folder or mesh (geometry, QA findings, problems)", ssmx::cli::RunInfo},
+    {"demo", "run the pipeline on built-in data and write a report", ssmx::cli::RunDemo},
+};
+
+void PrintUsage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: ssmx [--version] [-v|--verbose] [--quiet] COMMAND [ARGS...]\n\n"
+               "ssmx %s: statistical shape models, DRRs and 3D bones from biplanar X-rays.\n\n"
+               "commands:\n",
+               ssmx::Version());
+  for (const Command& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+  std::fprintf(out,
+               "\nRun 'ssmx COMMAND --help' for the options and an example of each command.\n"
+               "Exit status: 0 success, 2 bad input, 1 internal error.\n");
+}
+
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ssmx::cli::Settings settings;
+  std::vector<std::string> rest;
+  const Command* command = nullptr;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (!command) {
+      if (arg == "--version") {
+        std::printf("ssmx %s\n", ssmx::Version());
+        return 0;
+      }
+      if (arg == "--help" || arg == "-h" || arg == "help") {
+        PrintUsage(stdout);
+        return 0;
+      }
+      if (arg == "-v" || arg == "--verbose") {
+        ++settings.verbosity;
+        continue;
+      }
+      if (arg == "-vv") {
+        settings.verbosity += 2;
+        continue;
+      }
+      if (arg == "--quiet" || arg == "-q") {
+        settings.quiet = true;
+        continue;
+      }
+      for (const Command& c : kCommands) {
+        if (arg == c.name) command = &c;
+      }
+      if (!command) {
+        std::fprintf(stderr, "ssmx: error: unknown command or option '%s'; run 'ssmx --help'\n", arg.c_str());
+        return 2;
+      }
+    } else {
+      // Global flags are accepted after the command too.
+      if (arg == "-v" || arg == "--verbose") ++settings.verbosity;
+      else if (arg == "--quiet" || arg == "-q") settings.quiet = true;
+      else rest.push_back(arg);
+    }
+  }
+  if (!command) {
+    PrintUsage(stderr);
+    return 2;
+  }
+  ssmx::SetLogLevel(settings.quiet ? ssmx::LogLevel::kError
+                    : settings.verbosity >= 2 ? ssmx::LogLevel::kDebug
+                    : settings.verbosity == 1 ? ssmx::LogLevel::kInfo
+                                              : ssmx::LogLevel::kWarning);
+  try {
+    return command->run(rest, settings);
+  } catch (const ssmx::InvalidInput& e) {
+    std::fprintf(stderr, "ssmx %s: error: %s\n", command->name, e.what());
+    return 2;
+  } catch (const ssmx::IoError& e) {
+    std::fprintf(stderr, "ssmx %s: error: %s\n", command->name, e.what());
+    return 2;
+  } catch (const ssmx::Error& e) {
+    std::fprintf(stderr, "ssmx %s: internal error: %s\n", command->name, e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "ssmx %s: internal error: out of memory\n", command->name);
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ssmx %s: internal error: %s\n", command->name, e.what());
+    return 1;
+  }
+}

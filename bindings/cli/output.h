@@ -1,0 +1,38 @@
+#ifndef SSMX_CLI_OUTPUT_H_
+#define SSMX_CLI_OUTPUT_H_
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "ssmx/core/progress.h"
+#include "ssmx/core/triangle_mesh.h"
+#include "ssmx/ssm/dicom_series.h"
+#include "ssmx/ssm/mesh_io.h"
+#include "ssmx/ssm/volume_io.h"
+
+namespace ssmx::cli {
+
+// Global CLI settings, from -v / --quiet.
+struct Settings {
+  bool quiet = false;
+  int verbosity = 0;
+};
+
+nlohmann::json VolumeJson(const std::string& path, const ssm::VolumeReadResult& result);
+nlohmann::json MeshJson(const std::string& path, const TriangleMesh& mesh,
+                        const ssm::MeshReadReport& report);
+nlohmann::json SeriesListJson(const std::string& path,
+                              const std::vector<ssm::DicomSeriesSummary>& series);
+
+// The same content as text for a person.
+std::string VolumeText(const nlohmann::json& info);
+std::string MeshText(const nlohmann::json& info);
+std::string SeriesListText(const nlohmann::json& info);
+
+// A progress bar on stderr when it is a terminal, nothing otherwise (and
+// nothing with --quiet).
+ProgressCallback TerminalProgress(const Settings& settings);
+
+}  // namespace ssmx::cli
+
+#endif  // SSMX_CLI_OUTPUT_H_

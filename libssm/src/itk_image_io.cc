@@ -1,0 +1,135 @@
+#include "internal/itk_image_io.h"
+
+#include <itkImage.h>
+#include <itkImageFileReader.h>
+#include <itkImageFileWriter.h>
+#include <itkImageIOBase.h>
+#include <itkImageIOFactory.h>
+#include <itkMetaImageIOFactory.h>
+#include <itkNiftiImageIOFactory.h>
+#include <itkNrrdImageIOFactory.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+
+#include "ssmx/core/error.h"
+
+namespace ssmx::internal {
+namespace {
+
+using FloatImage = itk::Image<float, 3>;
+
+// Registers exactly the IO factories ssmx uses. Debian's ITK is linked without
+// the static factory registration that ITK's CMake machinery generates for
+// executables, so do it explicitly, once.
+void RegisterItkFactories() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    itk::NiftiImageIOFactory::RegisterOneFactory();
+    itk::MetaImageIOFactory::RegisterOneFactory();
+    itk::NrrdImageIOFactory::RegisterOneFactory();
+  });
+}
+
+// ITK messages read "file:line:\nitk::ERROR: Class(0x..): reason"; keep the reason.
+std::string Reason(const itk::ExceptionObject& e) {
+  std::string text = e.GetDescription();
+  const size_t pos = text.find("): ");
+  if (text.find("itk::ERROR") != std::string::npos && pos != std::string::npos) text = text.substr(pos + 3);
+  text = text.substr(0, text.find('\n'));
+  while (!text.empty() && (text.back() == ' ' || text.back() == '.')) text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+ItkVolume ItkReadVolume(const std::string& path, const std::string& format) {
+  RegisterItkFactories();
+  itk::ImageIOBase::Pointer io =
+      itk::ImageIOFactory::CreateImageIO(path.c_str(), itk::ImageIOFactory::IOFileModeEnum::ReadMode);
+  if (!io) throw InvalidInput(path + ": not a readable " + format + " file");
+  try {
+    io->SetFileName(path);
+    io->ReadImageInformation();
+  } catch (const itk::ExceptionObject& e) {
+    throw InvalidInput(path + ": cannot read the " + format + " header (" + Reason(e) + ")");
+  }
+  const unsigned dims = io->GetNumberOfDimensions();
+  if (io->GetNumberOfComponents() != 1) {
+    throw InvalidInput(path + ": " + std::to_string(io->GetNumberOfComponents()) +
+                       " components per voxel; a CT or label volume has one");
+  }
+  if (dims < 2 || dims > 4 || (dims == 4 && io->GetDimensions(3) != 1)) {
+    throw InvalidInput(path + ": " + std::to_string(dims) +
+                       "-dimensional image; ssmx reads 3D volumes (or 2D, or 4D with one time point)");
+  }
+  for (unsigned d = 0; d < dims; ++d) {
+    if (io->GetDimensions(d) == 0) throw InvalidInput(path + ": header declares an empty image");
+  }
+
+  auto reader = itk::ImageFileReader<FloatImage>::New();
+  reader->SetFileName(path);
+  reader->SetImageIO(io);
+  try {
+    reader->Update();
+  } catch (const itk::ExceptionObject& e) {
+    throw InvalidInput(path + ": cannot read the voxel data (" + Reason(e) +
+                       "); the file may be truncated or its header may not match its data");
+  } catch (const std::exception& e) {
+    throw InvalidInput(path + ": cannot read the voxel data (" + std::string(e.what()) + ")");
+  }
+  FloatImage::Pointer image = reader->GetOutput();
+  ItkVolume out;
+  const auto region = image->GetLargestPossibleRegion();
+  for (int d = 0; d < 3; ++d) {
+    out.size[d] = static_cast<int>(region.GetSize()[d]);
+    out.spacing[d] = image->GetSpacing()[d];
+    out.origin[d] = image->GetOrigin()[d];
+    for (int e = 0; e < 3; ++e) out.direction[3 * d + e] = image->GetDirection()(d, e);
+  }
+  const size_t n = static_cast<size_t>(out.size[0]) * out.size[1] * out.size[2];
+  out.voxels.assign(image->GetBufferPointer(), image->GetBufferPointer() + n);
+  out.component_type = itk::ImageIOBase::GetComponentTypeAsString(io->GetComponentType());
+  return out;
+}
+
+void ItkWriteVolume(const ItkVolume& g, const int16_t* int16_voxels, const float* float_voxels,
+                    const std::string& file_path, const std::string& display_path) {
+  RegisterItkFactories();
+  auto write = [&](const auto* pixels) {
+    using T = std::remove_const_t<std::remove_pointer_t<decltype(pixels)>>;
+    using ImageType = itk::Image<T, 3>;
+    auto image = ImageType::New();
+    typename ImageType::RegionType region;
+    typename ImageType::SpacingType spacing;
+    typename ImageType::PointType origin;
+    typename ImageType::DirectionType direction;
+    for (int d = 0; d < 3; ++d) {
+      region.SetSize(d, g.size[d]);
+      spacing[d] = g.spacing[d];
+      origin[d] = g.origin[d];
+      for (int e = 0; e < 3; ++e) direction(d, e) = g.direction[3 * d + e];
+    }
+    image->SetRegions(region);
+    image->SetSpacing(spacing);
+    image->SetOrigin(origin);
+    image->SetDirection(direction);
+    image->Allocate();
+    const size_t n = static_cast<size_t>(g.size[0]) * g.size[1] * g.size[2];
+    std::copy(pixels, pixels + n, image->GetBufferPointer());
+    auto writer = itk::ImageFileWriter<ImageType>::New();
+    writer->SetFileName(file_path);
+    writer->SetInput(image);
+    writer->SetUseCompression(true);
+    try {
+      writer->Update();
+    } catch (const itk::ExceptionObject& e) {
+      throw IoError(display_path + ": cannot write (" + Reason(e) + ")");
+    }
+  };
+  if (int16_voxels) write(int16_voxels);
+  else write(float_voxels);
+}
+
+}  // namespace ssmx::internal
