@@ -12,6 +12,13 @@
 #include <algorithm>
 #include <cmath>
 #include <mutex>
+#include <zlib.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
 
 #include "ssmx/core/error.h"
 
@@ -42,10 +49,65 @@ std::string Reason(const itk::ExceptionObject& e) {
   return text;
 }
 
+// ITK's NIfTI reader fills a file that is shorter than its header declares
+// with whatever it finds (and allocates whatever the header asks for), so the
+// declared data size is checked against the file first: the file size for
+// .nii, the gzip trailer (uncompressed size modulo 2^32) for .nii.gz.
+void CheckNiftiSize(const std::string& path, uint64_t data_bytes) {
+  unsigned char header[348];
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) throw InvalidInput(path + ": cannot open the NIfTI file");
+  const int got = gzread(f, header, sizeof(header));
+  gzclose(f);
+  if (got != static_cast<int>(sizeof(header))) {
+    throw InvalidInput(path + ": NIfTI header is truncated (" + std::to_string(got < 0 ? 0 : got) +
+                       " of 348 bytes)");
+  }
+  float vox_offset = 0;
+  std::memcpy(&vox_offset, header + 108, 4);
+  const uint64_t needed = static_cast<uint64_t>(std::max(352.0f, vox_offset)) + data_bytes;
+  std::error_code ec;
+  const uint64_t file_size = std::filesystem::file_size(path, ec);
+  uint64_t available = file_size;
+  const bool gz = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
+  if (gz) {
+    if (needed >= (uint64_t{1} << 32)) return;  // the trailer cannot tell; ITK's zlib read checks
+    std::ifstream in(path, std::ios::binary);
+    uint32_t isize = 0;
+    in.seekg(-4, std::ios::end);
+    in.read(reinterpret_cast<char*>(&isize), 4);
+    available = in ? isize : 0;
+  }
+  if (available < needed) {
+    throw InvalidInput(path + ": the NIfTI header declares " + std::to_string(needed) +
+                       " bytes of header and voxels but the file holds " + std::to_string(available) +
+                       (gz ? " (uncompressed)" : "") + "; it is truncated or its header is wrong");
+  }
+}
+
+// MetaIO (ITK's MetaImage reader) prints its parse errors straight to
+// std::cerr; ssmx turns them into one exception instead. The guard holds a
+// mutex because std::cerr is process-wide: ITK reads are serialised.
+class CerrSilencer {
+ public:
+  CerrSilencer() : lock_(Mutex()), saved_(std::cerr.rdbuf(sink_.rdbuf())) {}
+  ~CerrSilencer() { std::cerr.rdbuf(saved_); }
+
+ private:
+  static std::mutex& Mutex() {
+    static std::mutex mutex;
+    return mutex;
+  }
+  std::lock_guard<std::mutex> lock_;
+  std::ostringstream sink_;
+  std::streambuf* saved_;
+};
+
 }  // namespace
 
 ItkVolume ItkReadVolume(const std::string& path, const std::string& format) {
   RegisterItkFactories();
+  CerrSilencer silence;
   itk::ImageIOBase::Pointer io =
       itk::ImageIOFactory::CreateImageIO(path.c_str(), itk::ImageIOFactory::IOFileModeEnum::ReadMode);
   if (!io) throw InvalidInput(path + ": not a readable " + format + " file");
@@ -66,6 +128,12 @@ ItkVolume ItkReadVolume(const std::string& path, const std::string& format) {
   }
   for (unsigned d = 0; d < dims; ++d) {
     if (io->GetDimensions(d) == 0) throw InvalidInput(path + ": header declares an empty image");
+  }
+
+  if (format == "NIfTI") {
+    uint64_t data_bytes = io->GetComponentSize();
+    for (unsigned d = 0; d < dims; ++d) data_bytes *= io->GetDimensions(d);
+    CheckNiftiSize(path, data_bytes);
   }
 
   auto reader = itk::ImageFileReader<FloatImage>::New();

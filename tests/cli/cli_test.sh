@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Black-box tests of the `ssmx` command: help, version, exit codes, and garbage
+# input (exit 2 with a one-line reason naming the file, never a crash).
+# Usage: cli_test.sh PATH/TO/ssmx    (also run against the sanitizer build)
+set -u
+ssmx="$1"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+
+# expect STATUS DESCRIPTION -- COMMAND...: runs COMMAND, checks the exit status.
+expect() {
+  local want="$1" what="$2"
+  shift 3
+  "$@" > "$work/out" 2> "$work/err"
+  local got=$?
+  if [ "$got" -ne "$want" ]; then
+    fail "$what: exit $got, expected $want; stderr: $(head -c 400 "$work/err")"
+    return 1
+  fi
+  ok
+}
+
+# garbage FILE: `ssmx info FILE` exits 2 with one stderr line that names FILE.
+garbage() {
+  local file="$1"
+  expect 2 "info on $(basename "$file")" -- "$ssmx" info "$file" || return
+  local lines
+  lines=$(wc -l < "$work/err")
+  if [ "$lines" -ne 1 ] || ! grep -qF -- "$file" "$work/err"; then
+    fail "info on $(basename "$file"): expected one line naming the file, got: $(cat "$work/err")"
+  else
+    ok
+  fi
+  if grep -qiE "AddressSanitizer|runtime error|Segmentation|Aborted" "$work/err"; then
+    fail "info on $(basename "$file"): sanitizer or crash report"
+  fi
+}
+
+expect 0 "--version" -- "$ssmx" --version
+grep -qE '^ssmx [0-9]+\.[0-9]+\.[0-9]+$' "$work/out" && ok || fail "--version output: $(cat "$work/out")"
+expect 0 "--help" -- "$ssmx" --help
+for cmd in info demo; do
+  grep -q "^  $cmd " "$work/out" || { "$ssmx" --help | grep -q "^  $cmd " && ok || fail "--help does not list $cmd"; }
+done
+for cmd in info demo; do
+  expect 0 "$cmd --help" -- "$ssmx" "$cmd" --help
+  grep -q "^example:" "$work/out" && ok || fail "$cmd --help has no example"
+done
+expect 2 "no command" -- "$ssmx"
+expect 2 "unknown command" -- "$ssmx" frobnicate
+expect 2 "unknown option" -- "$ssmx" info --frobnicate x.stl
+expect 2 "info without a path" -- "$ssmx" info
+
+# The demo writes its report and volumes, then info reads them back.
+expect 0 "demo" -- "$ssmx" --quiet demo --out "$work/demo"
+[ -s "$work/demo/report.json" ] && [ -s "$work/demo/report.md" ] && ok || fail "demo wrote no report"
+ls -a "$work/demo" | grep -q ssmx-tmp && fail "demo left temporary files" || ok
+expect 0 "info --json on a mesh" -- "$ssmx" info --json "$work/demo/sphere.ply"
+/usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["kind"] == "mesh" and d["vertices"] == 10242 and d["faces"] == 20480, d
+assert d["watertight"] is True and d["problems"] == [], d
+assert abs(d["enclosed_volume_mm3"] - 65449.8) / 65449.8 < 0.001, d
+' "$work/out" && ok || fail "info --json on sphere.ply: wrong content"
+expect 0 "info --json on a volume" -- "$ssmx" info --json "$work/demo/thigh_ct.nii.gz"
+/usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["kind"] == "volume" and d["size"] == [80, 72, 60], d
+assert d["value_range"] == [-1000.0, 1400.0], d
+assert abs(d["spacing_mm"][2] - 2.0) < 1e-6, d
+' "$work/out" && ok || fail "info --json on thigh_ct.nii.gz: wrong content"
+
+# Garbage input.
+mkdir -p "$work/bad" "$work/empty_dir"
+: > "$work/bad/zero.stl"
+garbage "$work/bad/zero.stl"
+printf 'ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\nelement face 1\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n0 1 0\n3 0 1 5\n' > "$work/bad/past.ply"
+garbage "$work/bad/past.ply"
+{ head -c 128 /dev/zero; printf 'DICM\x02\x00\x00\x00UL\x04\x00'; head -c 40 /dev/urandom; } > "$work/bad/truncated.dcm"
+garbage "$work/bad/truncated.dcm"
+gzip -dc "$work/demo/thigh_ct.nii.gz" > "$work/bad/full.nii"
+head -c 20000 "$work/bad/full.nii" > "$work/bad/lying.nii"
+garbage "$work/bad/lying.nii"
+echo "just text" > "$work/empty_dir/notes.txt"
+garbage "$work/empty_dir"
+garbage "$work/bad/does-not-exist.nii.gz"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
