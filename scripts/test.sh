@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
 # One command on a fresh Debian 12: install dependencies, build, run every test
-# (C++ unit and real-data tests, CLI tests, the CMake consumer test).
+# (C++ unit and real-data tests, CLI tests, the CMake consumer test), then
+# rebuild the command with AddressSanitizer + UBSan and run the CLI tests on
+# garbage input against it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/scripts/setup.sh"
 bash "$root/scripts/build.sh"
 build="${SSMX_BUILD_DIR:-$root/build}"
 export SSMX_DATA="${SSMX_DATA:-$root/../shared/data}"
+if [ ! -d "$SSMX_DATA" ]; then
+  echo "ssmx test: no data at $SSMX_DATA; the real-data tests will be skipped (set SSMX_DATA)"
+fi
+
+echo "== sanitizer build (ASan + UBSan) of the ssmx command =="
+asan="${build}-asan"
+cmake -S "$root" -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSSMX_SANITIZE=ON \
+  -DSSMX_BUILD_TESTS=OFF > /dev/null
+cmake --build "$asan" --target ssmx_cli --parallel "$(nproc)"
+bash "$root/tests/cli/cli_test.sh" "$asan/bindings/cli/ssmx"
+
+echo "== test suite =="
 ctest --test-dir "$build" --output-on-failure --parallel "$(nproc)" --timeout 600
