@@ -139,6 +139,7 @@ struct FileHeader {
   std::string modality;
   std::string sop_class;
   std::string transfer_syntax;
+  bool encapsulated = false;  // compressed pixel data (fragments)
   std::map<std::string, std::string> technical;
   std::vector<SliceGeometry> frames;  // one per frame
 };
@@ -176,10 +177,89 @@ bool Spacing(const std::string& text, SliceGeometry* g) {
   return true;
 }
 
+// Debian's GDCM is built with assertions, and a file cut inside its header
+// makes it abort(). Walk the element structure first (preamble, file meta
+// group, then every element header of the data set, nested items included)
+// and refuse a file whose elements run past its end. Only files with the
+// "DICM" preamble are walked; deflated data sets are left to GDCM.
+void CheckDicomStructure(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (b.size() < 132 || b.compare(128, 4, "DICM") != 0) return;
+  const auto truncated = [&](size_t at) {
+    return InvalidInput(path + ": DICOM file is truncated or corrupt (an element at byte " +
+                        std::to_string(at) + " runs past the end of the file, " +
+                        std::to_string(b.size()) + " bytes)");
+  };
+  const auto u16 = [&](size_t at) { uint16_t v; std::memcpy(&v, b.data() + at, 2); return v; };
+  const auto u32 = [&](size_t at) { uint32_t v; std::memcpy(&v, b.data() + at, 4); return v; };
+  const auto long_vr = [](const std::string& vr) {
+    static const char* kLong[] = {"OB", "OW", "OF", "OD", "OL", "OV", "SQ", "UT", "UN", "UC", "UR", "SV", "UV"};
+    for (const char* l : kLong) {
+      if (vr == l) return true;
+    }
+    return false;
+  };
+  size_t pos = 132;
+  bool explicit_vr = true, in_meta = true, in_fragments = false;
+  std::string transfer_syntax;
+  while (pos < b.size()) {
+    if (pos + 8 > b.size()) throw truncated(pos);
+    const uint16_t group = u16(pos);
+    if (in_meta && group != 0x0002) {
+      in_meta = false;
+      if (transfer_syntax == "1.2.840.10008.1.2.1.99") return;  // deflated
+      if (transfer_syntax == "1.2.840.10008.1.2.2") return;     // big endian: left to GDCM
+      explicit_vr = transfer_syntax != "1.2.840.10008.1.2";
+    }
+    const size_t start = pos;
+    uint64_t length;
+    if (group == 0xfffe) {  // item, item delimiter, sequence delimiter: no VR
+      length = u32(pos + 4);
+      pos += 8;
+      if (u16(start + 2) == 0xe0dd) in_fragments = false;
+      // Items of encapsulated pixel data hold raw fragment bytes: skip them.
+      // Items of a sequence hold nested elements: walk into them.
+      if (!(in_fragments && u16(start + 2) == 0xe000)) continue;
+      if (pos + length > b.size()) throw truncated(start);
+      pos += length;
+      continue;
+    }
+    const bool pixel_data = group == 0x7fe0 && u16(pos + 2) == 0x0010;
+    if (explicit_vr) {
+      const std::string vr = b.substr(pos + 4, 2);
+      if (long_vr(vr)) {
+        if (pos + 12 > b.size()) throw truncated(pos);
+        length = u32(pos + 8);
+        pos += 12;
+      } else {
+        length = u16(pos + 6);
+        pos += 8;
+      }
+      if (length == 0xffffffffu && pixel_data) in_fragments = true;
+      if (vr == "SQ" || (length == 0xffffffffu)) continue;  // walk into sequences
+    } else {
+      length = u32(pos + 4);
+      pos += 8;
+      if (length == 0xffffffffu && pixel_data) in_fragments = true;
+      if (length == 0xffffffffu) continue;
+      // Implicit VR: a sequence is only known from the dictionary; its items
+      // start with (FFFE,E000), which is walked like any element.
+      if (length >= 8 && pos + 4 <= b.size() && u16(pos) == 0xfffe && u16(pos + 2) == 0xe000) continue;
+    }
+    if (pos + length > b.size()) throw truncated(start);
+    if (in_meta && group == 0x0002 && u16(start + 2) == 0x0010) {
+      transfer_syntax = Trim(b.substr(pos, length));
+    }
+    pos += length;
+  }
+}
+
 // Reads everything but the pixel data. Returns false for files that are not
 // DICOM images (non-DICOM files, DICOMDIR, structured reports...). Throws for
 // a file that claims to be DICOM but is malformed.
 bool ScanHeader(const fs::path& file, FileHeader* out) {
+  CheckDicomStructure(file.string());
   gdcm::Reader reader;
   reader.SetFileName(file.string().c_str());
   const bool ok = reader.ReadUpToTag(kPixelData);
@@ -201,6 +281,7 @@ bool ScanHeader(const fs::path& file, FileHeader* out) {
   out->sop_class = UidName(GetString(ds, kSopClassUid));
   const gdcm::TransferSyntax& ts = reader.GetFile().GetHeader().GetDataSetTransferSyntax();
   out->transfer_syntax = UidName(gdcm::TransferSyntax::GetTSString(ts));
+  out->encapsulated = ts.IsEncapsulated() || ts.GetSwapCode() == gdcm::SwapCode::BigEndian;
   for (const auto& [tag, key] : kTechnicalTags) {
     const std::string value = GetString(ds, tag);
     if (!value.empty()) out->technical[key] = value;
@@ -336,8 +417,37 @@ std::string DescribeSeries(const std::vector<Series>& series) {
   return out.str();
 }
 
+// GDCM zero-fills native (uncompressed) pixel data that a truncated file does
+// not hold. Find the first Pixel Data element (7FE0,0010) after the preamble,
+// explicit ("OB"/"OW", 12-byte element header) or implicit (8 bytes), and
+// check that the file holds the length it declares.
+void CheckNativePixelDataIsComplete(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string tag("\xE0\x7F\x10\x00", 4);
+  for (size_t pos = bytes.find(tag, 132); pos != std::string::npos; pos = bytes.find(tag, pos + 1)) {
+    const bool explicit_vr = bytes.compare(pos + 4, 2, "OW") == 0 || bytes.compare(pos + 4, 2, "OB") == 0;
+    const size_t length_at = pos + (explicit_vr ? 8 : 4);
+    if (length_at + 4 > bytes.size()) break;
+    uint32_t length;
+    std::memcpy(&length, bytes.data() + length_at, 4);
+    if (length == 0xffffffffu) return;  // undefined length: encapsulated fragments
+    const uint64_t end = length_at + 4 + static_cast<uint64_t>(length);
+    if (end > bytes.size()) {
+      throw InvalidInput(path + ": the file ends inside its pixel data (" + std::to_string(length) +
+                         " bytes declared, " + std::to_string(bytes.size() - length_at - 4) +
+                         " present); it is truncated");
+    }
+    return;
+  }
+  throw InvalidInput(path + ": the file has no pixel data element; it is truncated or not an image");
+}
+
 // Decodes the pixel data of one file (all frames) to rescaled float values.
 std::vector<float> DecodeFile(const FileHeader& header) {
+  const SliceGeometry& g = header.frames.front();
+  const size_t pixels_per_frame = static_cast<size_t>(g.rows) * g.cols;
+  const size_t count = pixels_per_frame * header.frames.size();
   gdcm::ImageReader reader;
   reader.SetFileName(header.path.c_str());
   if (!reader.Read()) {
@@ -350,11 +460,9 @@ std::vector<float> DecodeFile(const FileHeader& header) {
     throw InvalidInput(header.path + ": " + std::to_string(pf.GetSamplesPerPixel()) +
                        " samples per pixel (colour image); a CT volume needs grey-scale slices");
   }
-  const SliceGeometry& g = header.frames.front();
-  const size_t pixels_per_frame = static_cast<size_t>(g.rows) * g.cols;
-  const size_t count = pixels_per_frame * header.frames.size();
   const unsigned long length = image.GetBufferLength();
   const size_t bytes = pf.GetPixelSize();
+  if (!header.encapsulated) CheckNativePixelDataIsComplete(header.path);
   if (bytes == 0 || length < count * bytes) {
     throw InvalidInput(header.path + ": pixel data holds " + std::to_string(length) +
                        " bytes where " + std::to_string(count * bytes) +
