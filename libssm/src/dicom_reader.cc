@@ -177,15 +177,34 @@ bool Spacing(const std::string& text, SliceGeometry* g) {
   return true;
 }
 
+void WalkDicomElements(const std::string& path, const std::string& b, size_t start_at);
+
 // Debian's GDCM is built with assertions, and a file cut inside its header
 // makes it abort(). Walk the element structure first (preamble, file meta
 // group, then every element header of the data set, nested items included)
 // and refuse a file whose elements run past its end. Only files with the
 // "DICM" preamble are walked; deflated data sets are left to GDCM.
-void CheckDicomStructure(const std::string& path) {
+//
+// Files without the preamble (old ACR-NEMA style) are walked from byte 0;
+// when their structure does not parse they are not treated as DICOM at all
+// (returns false) so that GDCM never sees them.
+bool CheckDicomStructure(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   const std::string b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (b.size() < 132 || b.compare(128, 4, "DICM") != 0) return;
+  const bool preamble = b.size() >= 132 && b.compare(128, 4, "DICM") == 0;
+  if (!preamble) {
+    try {
+      WalkDicomElements(path, b, 0);
+    } catch (const InvalidInput&) {
+      return false;
+    }
+    return true;
+  }
+  WalkDicomElements(path, b, 132);
+  return true;
+}
+
+void WalkDicomElements(const std::string& path, const std::string& b, size_t start_at) {
   const auto truncated = [&](size_t at) {
     return InvalidInput(path + ": DICOM file is truncated or corrupt (an element at byte " +
                         std::to_string(at) + " runs past the end of the file, " +
@@ -200,15 +219,20 @@ void CheckDicomStructure(const std::string& path) {
     }
     return false;
   };
-  size_t pos = 132;
-  bool explicit_vr = true, in_meta = true, in_fragments = false;
+  if (b.size() < start_at + 8) throw truncated(start_at);
+  size_t pos = start_at;
+  bool in_meta = u16(pos) == 0x0002, in_fragments = false;
+  // Without a file meta group the encoding must be guessed: an explicit VR is
+  // two upper-case letters after the tag.
+  bool explicit_vr = in_meta || (std::isupper(static_cast<unsigned char>(b[pos + 4])) &&
+                                 std::isupper(static_cast<unsigned char>(b[pos + 5])));
   std::string transfer_syntax;
   while (pos < b.size()) {
     if (pos + 8 > b.size()) throw truncated(pos);
     const uint16_t group = u16(pos);
     if (in_meta && group != 0x0002) {
       in_meta = false;
-      if (transfer_syntax == "1.2.840.10008.1.2.1.99") return;  // deflated
+      if (transfer_syntax == "1.2.840.10008.1.2.1.99") return;  // deflated: left to GDCM
       if (transfer_syntax == "1.2.840.10008.1.2.2") return;     // big endian: left to GDCM
       explicit_vr = transfer_syntax != "1.2.840.10008.1.2";
     }
@@ -259,7 +283,7 @@ void CheckDicomStructure(const std::string& path) {
 // DICOM images (non-DICOM files, DICOMDIR, structured reports...). Throws for
 // a file that claims to be DICOM but is malformed.
 bool ScanHeader(const fs::path& file, FileHeader* out) {
-  CheckDicomStructure(file.string());
+  if (!CheckDicomStructure(file.string())) return false;
   gdcm::Reader reader;
   reader.SetFileName(file.string().c_str());
   const bool ok = reader.ReadUpToTag(kPixelData);

@@ -825,9 +825,10 @@ void ReadExpectingInvalidInput(const std::string& path) {
   }
 }
 
-// A copy of REF/CT1_UNC cut to `size` bytes must be refused with
-// ssmx::InvalidInput naming the file, and must not crash.
-void ExpectTruncatedCopyRefused(size_t size, const std::string& what) {
+// A copy of REF/CT1_UNC cut to `size` bytes (after dropping its first `skip`
+// bytes) must be refused with ssmx::InvalidInput naming the file, and must
+// not crash.
+void ExpectTruncatedCopyRefused(size_t size, const std::string& what, size_t skip = 0) {
   // The "threadsafe" death test child re-runs the test body up to EXPECT_EXIT;
   // it finds the parent's scratch folder in the environment and reuses it, so
   // a child that crashes leaves nothing behind.
@@ -838,7 +839,7 @@ void ExpectTruncatedCopyRefused(size_t size, const std::string& what) {
   const std::string name = "cut_" + std::to_string(size) + ".dcm";
   const std::string path = scratch + "/" + name;
   if (!inherited) {
-    const std::string bytes = ReadBytes(Data("dicom/wg04/REF/CT1_UNC"));
+    const std::string bytes = ReadBytes(Data("dicom/wg04/REF/CT1_UNC")).substr(skip);
     ASSERT_LT(size, bytes.size());
     WriteBytes(path, bytes.substr(0, size));
     ::setenv(env.c_str(), scratch.c_str(), 1);
@@ -871,6 +872,14 @@ TEST(DicomReadVolume, ThrowsInvalidInputNamingFileWhenPixelDataIsCut) {
   const DicomFile f = ReadDicomFile(ref, false);
   // Whole header kept, half of the 512 x 512 x 2 bytes of Pixel Data cut off.
   ExpectTruncatedCopyRefused(fs::file_size(ref) - static_cast<size_t>(f.rows) * f.cols, "pixel_data");
+}
+
+// Without its 128-byte preamble and "DICM" (as old or raw files come) the
+// full file reads fine, so its truncated copies must be refused just the same.
+TEST(DicomReadVolume, ThrowsInvalidInputNamingFileWhenFileWithoutPreambleIsCut) {
+  SSMX_REQUIRE_DATA("dicom/wg04/REF/CT1_UNC");
+  ExpectTruncatedCopyRefused(200, "no_preamble_meta", 132);
+  ExpectTruncatedCopyRefused(3000 - 132, "no_preamble_data_set", 132);
 }
 
 TEST(DicomReadVolume, ThrowsInvalidInputWhenFolderHoldsNoDicom) {
