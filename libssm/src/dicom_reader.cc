@@ -140,6 +140,7 @@ struct FileHeader {
   std::string sop_class;
   std::string transfer_syntax;
   bool encapsulated = false;  // compressed pixel data (fragments)
+  bool has_pixel_data = false;  // a Pixel Data element is present (structure walk)
   std::map<std::string, std::string> technical;
   std::vector<SliceGeometry> frames;  // one per frame
 };
@@ -177,34 +178,39 @@ bool Spacing(const std::string& text, SliceGeometry* g) {
   return true;
 }
 
-void WalkDicomElements(const std::string& path, const std::string& b, size_t start_at);
+// Returns false when the data set holds no Pixel Data element; true when it
+// does or when the encoding is left to GDCM (deflated, big endian).
+bool WalkDicomElements(const std::string& path, const std::string& b, size_t start_at);
 
 // Debian's GDCM is built with assertions, and a file cut inside its header
 // makes it abort(). Walk the element structure first (preamble, file meta
 // group, then every element header of the data set, nested items included)
-// and refuse a file whose elements run past its end. Only files with the
-// "DICM" preamble are walked; deflated data sets are left to GDCM.
+// and refuse a file whose elements run past its end, pixel data included
+// (GDCM would zero-fill missing native pixel data). Deflated and big-endian
+// data sets are left to GDCM.
 //
-// Files without the preamble (old ACR-NEMA style) are walked from byte 0;
-// when their structure does not parse they are not treated as DICOM at all
-// (returns false) so that GDCM never sees them.
-bool CheckDicomStructure(const std::string& path) {
+// Files with the "DICM" preamble are walked from byte 132 and throw when
+// malformed. Files without it (old ACR-NEMA style) are walked from byte 0; when
+// their structure does not parse they are not treated as DICOM at all
+// (returns false) so that GDCM never sees them. `has_pixel_data` tells whether
+// the data set holds a Pixel Data element.
+bool CheckDicomStructure(const std::string& path, bool* has_pixel_data) {
   std::ifstream in(path, std::ios::binary);
   const std::string b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const bool preamble = b.size() >= 132 && b.compare(128, 4, "DICM") == 0;
-  if (!preamble) {
-    try {
-      WalkDicomElements(path, b, 0);
-    } catch (const InvalidInput&) {
-      return false;
-    }
+  if (preamble) {
+    *has_pixel_data = WalkDicomElements(path, b, 132);
     return true;
   }
-  WalkDicomElements(path, b, 132);
+  try {
+    *has_pixel_data = WalkDicomElements(path, b, 0);
+  } catch (const InvalidInput&) {
+    return false;
+  }
   return true;
 }
 
-void WalkDicomElements(const std::string& path, const std::string& b, size_t start_at) {
+bool WalkDicomElements(const std::string& path, const std::string& b, size_t start_at) {
   const auto truncated = [&](size_t at) {
     return InvalidInput(path + ": DICOM file is truncated or corrupt (an element at byte " +
                         std::to_string(at) + " runs past the end of the file, " +
@@ -221,7 +227,7 @@ void WalkDicomElements(const std::string& path, const std::string& b, size_t sta
   };
   if (b.size() < start_at + 8) throw truncated(start_at);
   size_t pos = start_at;
-  bool in_meta = u16(pos) == 0x0002, in_fragments = false;
+  bool in_meta = u16(pos) == 0x0002, in_fragments = false, saw_pixel_data = false;
   // Without a file meta group the encoding must be guessed: an explicit VR is
   // two upper-case letters after the tag.
   bool explicit_vr = in_meta || (std::isupper(static_cast<unsigned char>(b[pos + 4])) &&
@@ -232,8 +238,8 @@ void WalkDicomElements(const std::string& path, const std::string& b, size_t sta
     const uint16_t group = u16(pos);
     if (in_meta && group != 0x0002) {
       in_meta = false;
-      if (transfer_syntax == "1.2.840.10008.1.2.1.99") return;  // deflated: left to GDCM
-      if (transfer_syntax == "1.2.840.10008.1.2.2") return;     // big endian: left to GDCM
+      if (transfer_syntax == "1.2.840.10008.1.2.1.99") return true;  // deflated: left to GDCM
+      if (transfer_syntax == "1.2.840.10008.1.2.2") return true;     // big endian: left to GDCM
       explicit_vr = transfer_syntax != "1.2.840.10008.1.2";
     }
     const size_t start = pos;
@@ -250,6 +256,7 @@ void WalkDicomElements(const std::string& path, const std::string& b, size_t sta
       continue;
     }
     const bool pixel_data = group == 0x7fe0 && u16(pos + 2) == 0x0010;
+    saw_pixel_data = saw_pixel_data || pixel_data;
     if (explicit_vr) {
       const std::string vr = b.substr(pos + 4, 2);
       if (long_vr(vr)) {
@@ -277,13 +284,14 @@ void WalkDicomElements(const std::string& path, const std::string& b, size_t sta
     }
     pos += length;
   }
+  return saw_pixel_data;
 }
 
 // Reads everything but the pixel data. Returns false for files that are not
 // DICOM images (non-DICOM files, DICOMDIR, structured reports...). Throws for
 // a file that claims to be DICOM but is malformed.
 bool ScanHeader(const fs::path& file, FileHeader* out) {
-  if (!CheckDicomStructure(file.string())) return false;
+  if (!CheckDicomStructure(file.string(), &out->has_pixel_data)) return false;
   gdcm::Reader reader;
   reader.SetFileName(file.string().c_str());
   const bool ok = reader.ReadUpToTag(kPixelData);
@@ -441,32 +449,6 @@ std::string DescribeSeries(const std::vector<Series>& series) {
   return out.str();
 }
 
-// GDCM zero-fills native (uncompressed) pixel data that a truncated file does
-// not hold. Find the first Pixel Data element (7FE0,0010) after the preamble,
-// explicit ("OB"/"OW", 12-byte element header) or implicit (8 bytes), and
-// check that the file holds the length it declares.
-void CheckNativePixelDataIsComplete(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const std::string tag("\xE0\x7F\x10\x00", 4);
-  for (size_t pos = bytes.find(tag, 132); pos != std::string::npos; pos = bytes.find(tag, pos + 1)) {
-    const bool explicit_vr = bytes.compare(pos + 4, 2, "OW") == 0 || bytes.compare(pos + 4, 2, "OB") == 0;
-    const size_t length_at = pos + (explicit_vr ? 8 : 4);
-    if (length_at + 4 > bytes.size()) break;
-    uint32_t length;
-    std::memcpy(&length, bytes.data() + length_at, 4);
-    if (length == 0xffffffffu) return;  // undefined length: encapsulated fragments
-    const uint64_t end = length_at + 4 + static_cast<uint64_t>(length);
-    if (end > bytes.size()) {
-      throw InvalidInput(path + ": the file ends inside its pixel data (" + std::to_string(length) +
-                         " bytes declared, " + std::to_string(bytes.size() - length_at - 4) +
-                         " present); it is truncated");
-    }
-    return;
-  }
-  throw InvalidInput(path + ": the file has no pixel data element; it is truncated or not an image");
-}
-
 // Decodes the pixel data of one file (all frames) to rescaled float values.
 std::vector<float> DecodeFile(const FileHeader& header) {
   const SliceGeometry& g = header.frames.front();
@@ -486,7 +468,9 @@ std::vector<float> DecodeFile(const FileHeader& header) {
   }
   const unsigned long length = image.GetBufferLength();
   const size_t bytes = pf.GetPixelSize();
-  if (!header.encapsulated) CheckNativePixelDataIsComplete(header.path);
+  if (!header.has_pixel_data) {
+    throw InvalidInput(header.path + ": the file has no pixel data element; it is truncated or not an image");
+  }
   if (bytes == 0 || length < count * bytes) {
     throw InvalidInput(header.path + ": pixel data holds " + std::to_string(length) +
                        " bytes where " + std::to_string(count * bytes) +
