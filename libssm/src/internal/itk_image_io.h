@@ -15,8 +15,8 @@ struct ItkVolume {
   double spacing[3] = {1, 1, 1};
   double origin[3] = {0, 0, 0};
   double direction[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};  // row-major
-  std::vector<float> voxels;                          // read: always float
-  std::string component_type;                         // as stored in the file
+  std::vector<float> voxels;      // read: always float
+  std::string component_type;     // as stored in the file
 };
 
 // Reads a NIfTI / MetaImage / NRRD file into LPS. Throws InvalidInput naming
@@ -26,9 +26,8 @@ ItkVolume ItkReadVolume(const std::string& path, const std::string& format);
 // Writes `geometry` with the voxels at `int16_voxels` or `float_voxels`
 // (exactly one non-null) to `file_path`, choosing the format by extension.
 // `display_path` names the file in error messages.
-void ItkWriteVolume(const ItkVolume& geometry, const int16_t* int16_voxels,
-                    const float* float_voxels, const std::string& file_path,
-                    const std::string& display_path);
+void ItkWriteVolume(const ItkVolume& geometry, const int16_t* int16_voxels, const float* float_voxels,
+                    const std::string& file_path, const std::string& display_path);
 
 }  // namespace ssmx::internal
 
