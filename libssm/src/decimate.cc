@@ -57,9 +57,15 @@ class Decimator {
   }
 
   void Run(int64_t target_faces) {
+    std::vector<std::pair<int32_t, int32_t>> edges;
+    edges.reserve(static_cast<size_t>(faces_.rows()) * 3);
     for (int32_t f = 0; f < faces_.rows(); ++f) {
-      for (int c = 0; c < 3; ++c) Push(faces_(f, c), faces_(f, (c + 1) % 3));
+      for (int c = 0; c < 3; ++c)
+        edges.emplace_back(std::minmax(faces_(f, c), faces_(f, (c + 1) % 3)));
     }
+    std::sort(edges.begin(), edges.end());
+    edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
+    for (const auto& [u, v] : edges) Push(u, v);
     while (alive_faces_ > target_faces && !heap_.empty()) {
       const Candidate top = heap_.top();
       heap_.pop();
@@ -127,7 +133,17 @@ class Decimator {
     }
   }
 
-  // The vertices joined to v by an edge, sorted.
+  // The vertices joined to v by an edge, sorted, into *out.
+  void Neighbours(int32_t v, std::vector<int32_t>* out) const {
+    out->clear();
+    for (int32_t f : vertex_faces_[v]) {
+      for (int c = 0; c < 3; ++c) {
+        if (faces_(f, c) != v) out->push_back(faces_(f, c));
+      }
+    }
+    std::sort(out->begin(), out->end());
+    out->erase(std::unique(out->begin(), out->end()), out->end());
+  }
   std::vector<int32_t> Neighbours(int32_t v) const {
     std::vector<int32_t> out;
     for (int32_t f : vertex_faces_[v]) {
@@ -152,13 +168,19 @@ class Decimator {
     const Eigen::Vector3d pu = positions_.row(u).transpose(), pv = positions_.row(v).transpose();
     const Eigen::Matrix3d a = q.topLeftCorner<3, 3>();
     const Eigen::Vector3d b = -q.topRightCorner<3, 1>();
-    const Eigen::JacobiSVD<Eigen::Matrix3d> svd(a, Eigen::ComputeFullU | Eigen::ComputeFullV);
-    const Eigen::Vector3d s = svd.singularValues();
     const double edge2 = (pu - pv).squaredNorm();
-    if (s(0) > 0 && s(2) > 1e-6 * s(0)) {
-      const Eigen::Vector3d p = svd.solve(b);
+    // The quadric's 3x3 part is symmetric positive semi-definite; a determinant
+    // tiny against the cube of its mean eigenvalue means a flat or ridge-like
+    // neighbourhood where the minimiser is not unique.
+    const double scale = a.trace() / 3;
+    Eigen::Matrix3d inverse;
+    double determinant = 0;
+    bool invertible = false;
+    a.computeInverseAndDetWithCheck(inverse, determinant, invertible, 0.0);
+    if (invertible && scale > 0 && std::abs(determinant) > 1e-9 * scale * scale * scale) {
+      const Eigen::Vector3d p = inverse * b;
       // Reject solutions far from the edge (nearly singular systems).
-      if (((p - 0.5 * (pu + pv)).squaredNorm() <= 4.0 * edge2)) {
+      if ((p - 0.5 * (pu + pv)).squaredNorm() <= 4.0 * edge2) {
         *cost = error(p);
         return p;
       }
@@ -192,7 +214,8 @@ class Decimator {
   // edge. Also refuses collapses that would leave a vertex with fewer than
   // three neighbours (a tetrahedron) or turn a face over.
   bool CanCollapse(int32_t u, int32_t v, const Eigen::Vector3d& target) const {
-    std::vector<int32_t> opposite;
+    int32_t opposite[2];
+    int found = 0;
     for (int32_t f : vertex_faces_[u]) {
       bool has_v = false;
       int32_t other = -1;
@@ -202,18 +225,27 @@ class Decimator {
         else if (faces_(f, c) != u)
           other = faces_(f, c);
       }
-      if (has_v) opposite.push_back(other);
+      if (has_v) {
+        if (found == 2) return false;  // a third face on the edge: non-manifold
+        opposite[found++] = other;
+      }
     }
-    if (opposite.size() != 2 || opposite[0] == opposite[1]) return false;
-    const std::vector<int32_t> nu = Neighbours(u), nv = Neighbours(v);
-    std::vector<int32_t> common;
+    if (found != 2 || opposite[0] == opposite[1]) return false;
+    if (opposite[0] > opposite[1]) std::swap(opposite[0], opposite[1]);
+    std::vector<int32_t>& nu = scratch_u_;
+    std::vector<int32_t>& nv = scratch_v_;
+    std::vector<int32_t>& common = scratch_common_;
+    Neighbours(u, &nu);
+    Neighbours(v, &nv);
+    common.clear();
     std::set_intersection(nu.begin(), nu.end(), nv.begin(), nv.end(), std::back_inserter(common));
-    std::sort(opposite.begin(), opposite.end());
-    if (common != opposite) return false;
+    if (common.size() != 2 || common[0] != opposite[0] || common[1] != opposite[1]) return false;
     if (nu.size() + nv.size() <= 6)
       return false;  // the result would have fewer than 4 vertices around
+    // The opposite vertices lose a neighbour; around an interior vertex of a
+    // closed manifold there are as many neighbours as faces.
     for (int32_t w : opposite) {
-      if (Neighbours(w).size() <= 3) return false;
+      if (vertex_faces_[w].size() <= 3) return false;
     }
     // No surviving face may flip or become degenerate.
     for (int32_t moved : {u, v}) {
@@ -277,6 +309,8 @@ class Decimator {
   std::vector<Quadric, Eigen::aligned_allocator<Quadric>> quadric_;
   int64_t alive_faces_;
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> heap_;
+  // Reused by CanCollapse to avoid allocations per test.
+  mutable std::vector<int32_t> scratch_u_, scratch_v_, scratch_common_;
 };
 
 }  // namespace
