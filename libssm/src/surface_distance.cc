@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <sstream>
 #include <thread>
@@ -158,13 +159,30 @@ SurfaceDistanceSummary ComputeSurfaceDistance(const TriangleMesh& a, const Trian
   ValidateMesh(a, "mesh A");
   ValidateMesh(b, "mesh B");
   ReportProgress(options.progress, 0.0, "indexing the surfaces");
-  const SurfaceLocator locator_b(b);
-  const SurfaceLocator locator_a(a);
+  // The two hierarchies are independent: build them side by side.
+  std::unique_ptr<SurfaceLocator> locator_a;
+  std::exception_ptr failure;
+  std::thread builder([&] {
+    try {
+      locator_a = std::make_unique<SurfaceLocator>(a);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  });
+  std::unique_ptr<SurfaceLocator> locator_b;
+  try {
+    locator_b = std::make_unique<SurfaceLocator>(b);
+  } catch (...) {
+    builder.join();
+    throw;
+  }
+  builder.join();
+  if (failure) std::rethrow_exception(failure);
   ReportProgress(options.progress, 0.1, "distances from A to B");
   SurfaceDistanceSummary out;
-  out.signed_distance_a_mm = locator_b.SignedDistances(a.vertices);
+  out.signed_distance_a_mm = locator_b->SignedDistances(a.vertices);
   ReportProgress(options.progress, 0.4, "distances from B to A");
-  out.signed_distance_b_mm = locator_a.SignedDistances(b.vertices);
+  out.signed_distance_b_mm = locator_a->SignedDistances(b.vertices);
 
   const Eigen::VectorXd weights_a = VertexAreas(a), weights_b = VertexAreas(b);
   out.a_to_b = Directed(out.signed_distance_a_mm, weights_a);
