@@ -21,6 +21,7 @@ const Command kCommands[] = {
     {"demo", "run the pipeline on built-in data and write a report", ssmx::cli::RunDemo},
     {"mesh", "extract a surface from a label (mask folder, label map) or a CT threshold", ssmx::cli::RunMesh},
     {"distance", "surface distances, volumes and Dice between two meshes", ssmx::cli::RunDistance},
+    {"drr", "simulate an X-ray (DRR) of a CT or a labelled structure, with its geometry sidecar", ssmx::cli::RunDrr},
 };
 
 void PrintUsage(std::FILE* out) {

@@ -307,6 +307,21 @@ PreparedVolume PreparedVolume::FromMask(const Volume& labels) {
   return prepared;
 }
 
+PreparedVolume PreparedVolume::ReadHounsfield(const std::string& path, double mu_water_per_mm,
+                                              const ssm::VolumeReadOptions& options) {
+  CheckMuWater(mu_water_per_mm);
+  std::unique_ptr<Builder> builder;
+  ssm::ReadVolumeInSlabs(
+      path, 16,
+      [&](const VolumeGeometry& whole, const Volume& slab, int k_begin) {
+        if (!builder) builder = std::make_unique<Builder>(whole, mu_water_per_mm);
+        builder->AddHounsfieldSlab(slab, k_begin);
+      },
+      options);
+  if (!builder) throw InvalidInput(path + ": the volume has no slices");
+  return builder->Finish();
+}
+
 void PreparedVolume::FindNonzeroBox() {
   const Eigen::Vector3i n = geometry_.size;
   Eigen::Vector3i lo = n, hi = Eigen::Vector3i::Constant(-1);

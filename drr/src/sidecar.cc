@@ -134,8 +134,26 @@ std::string SidecarToJson(const Sidecar& sidecar) {
   if (sidecar.i0) root["i0"] = *sidecar.i0;
   if (sidecar.png_window) root["png_window"] = {(*sidecar.png_window)[0], (*sidecar.png_window)[1]};
   if (!sidecar.projector.empty()) root["projector"] = sidecar.projector;
-  // nlohmann prints doubles with 17 significant digits (round-trip exact).
-  return root.dump(2) + "\n";
+  // One key per line, matrices one row per line; numbers in the shortest
+  // form that reads back to the same double.
+  std::string text = "{\n";
+  bool first = true;
+  for (const auto& item : root.items()) {
+    if (!first) text += ",\n";
+    first = false;
+    text += "  \"" + item.key() + "\": ";
+    const json& value = item.value();
+    if (value.is_array() && !value.empty() && value[0].is_array()) {
+      text += "[";
+      for (size_t r = 0; r < value.size(); ++r) {
+        text += (r ? ",\n    " : "") + value[r].dump();
+      }
+      text += "]";
+    } else {
+      text += value.dump();
+    }
+  }
+  return text + "\n}\n";
 }
 
 Sidecar SidecarFromJson(const std::string& text, const std::string& what) {

@@ -10,6 +10,7 @@
 #include "ssmx/core/image2d.h"
 #include "ssmx/core/volume.h"
 #include "ssmx/drr/projection_geometry.h"
+#include "ssmx/ssm/volume_io.h"
 
 namespace ssmx::drr {
 
@@ -44,6 +45,13 @@ class PreparedVolume {
   // A 0/1 volume from `labels`: 1 where the value is non-zero. Its line
   // integrals are path lengths (mm) through the structure.
   static PreparedVolume FromMask(const Volume& labels);
+
+  // Reads a CT file or DICOM folder in Hounsfield units slab by slab
+  // (ssm::ReadVolumeInSlabs), so that the CT and its float attenuation volume
+  // are never both in memory: the peak is the float volume plus one slab.
+  static PreparedVolume ReadHounsfield(const std::string& path,
+                                       double mu_water_per_mm = kDefaultMuWaterPerMm,
+                                       const ssm::VolumeReadOptions& options = {});
 
   // Builds the volume slab by slab (for streaming readers, so that the CT and
   // the float volume need not be in memory together). Call Add for every slab
