@@ -19,6 +19,10 @@ using ssmx::cli::Command;
 const Command kCommands[] = {
     {"info", "describe a volume, DICOM folder or mesh (geometry, QA findings, problems)", ssmx::cli::RunInfo},
     {"demo", "run the pipeline on built-in data and write a report", ssmx::cli::RunDemo},
+#ifdef SSMX_HAS_PHANTOM_MESH
+    {"phantom", "write a cohort of phantom femurs: meshes in correspondence, CTs, true parameters",
+     ssmx::cli::RunPhantom},
+#endif
 };
 
 void PrintUsage(std::FILE* out) {

@@ -1,5 +1,6 @@
 // Meshing phantom femurs by the surface extraction path, the shared template
 // and the corresponding (template-mapped) meshes. See docs/phantom.md.
+#include <Eigen/Geometry>
 #include <algorithm>
 #include <cmath>
 #include <limits>
