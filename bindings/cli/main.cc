@@ -22,6 +22,8 @@ const Command kCommands[] = {
     {"mesh", "extract a surface from a label (mask folder, label map) or a CT threshold", ssmx::cli::RunMesh},
     {"distance", "surface distances, volumes and Dice between two meshes", ssmx::cli::RunDistance},
     {"drr", "simulate an X-ray (DRR) of a CT or a labelled structure, with its geometry sidecar", ssmx::cli::RunDrr},
+    {"phantom", "write a cohort of phantom femurs: meshes in correspondence, CTs, true parameters",
+     ssmx::cli::RunPhantom},
 };
 
 void PrintUsage(std::FILE* out) {

@@ -55,6 +55,21 @@ expect 2 "unknown command" -- "$ssmx" frobnicate
 expect 2 "unknown option" -- "$ssmx" info --frobnicate x.stl
 expect 2 "info without a path" -- "$ssmx" info
 
+# phantom: bad arguments exit 2 with one line naming the argument.
+if "$ssmx" --help | grep -q "^  phantom "; then
+  expect 0 "phantom --help" -- "$ssmx" phantom --help
+  grep -q "^example:" "$work/out" && ok || fail "phantom --help has no example"
+  expect 2 "phantom without --out" -- "$ssmx" phantom --n 2
+  expect 2 "phantom --n 0" -- "$ssmx" phantom --n 0 --out "$work/ph"
+  grep -q -- "--n" "$work/err" && ok || fail "phantom --n 0: message does not name --n"
+  expect 2 "phantom --seed -1" -- "$ssmx" phantom --seed -1 --out "$work/ph"
+  expect 2 "phantom --side up" -- "$ssmx" phantom --side up --out "$work/ph"
+  expect 2 "phantom --format xyz" -- "$ssmx" phantom --format xyz --out "$work/ph"
+  : > "$work/ph_file"
+  expect 2 "phantom --out on a file" -- "$ssmx" phantom --n 1 --faces 2000 --mesh-spacing 1.5 --out "$work/ph_file/x"
+  grep -qF -- "$work/ph_file" "$work/err" && ok || fail "phantom --out on a file: message does not name it"
+fi
+
 # The demo writes its report and volumes, then info reads them back.
 expect 0 "demo" -- "$ssmx" --quiet demo --out "$work/demo"
 [ -s "$work/demo/report.json" ] && [ -s "$work/demo/report.md" ] && ok || fail "demo wrote no report"
