@@ -23,7 +23,8 @@ class Arguments {
   Arguments(std::string command, std::string usage, std::string summary, std::string example);
 
   // Declares an option; `value_name` empty makes it a flag.
-  Arguments& Option(const std::string& name, const std::string& value_name, const std::string& help);
+  Arguments& Option(const std::string& name, const std::string& value_name,
+                    const std::string& help);
 
   // Parses argv (after the subcommand). Returns false when --help was given
   // (the help text has been printed).
@@ -32,6 +33,8 @@ class Arguments {
   bool Flag(const std::string& name) const;
   bool Has(const std::string& name) const;
   std::string Value(const std::string& name, const std::string& fallback = "") const;
+  // Every value given for a repeatable option, in order ("--name a --name b").
+  std::vector<std::string> Values(const std::string& name) const;
   double Number(const std::string& name, double fallback) const;
   int Integer(const std::string& name, int fallback) const;
   const std::vector<std::string>& positional() const { return positional_; }
@@ -47,6 +50,7 @@ class Arguments {
   std::string command_, usage_, summary_, example_;
   std::vector<std::pair<std::string, Spec>> specs_;
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> all_values_;
   std::vector<std::string> positional_;
 };
 

@@ -18,6 +18,7 @@ struct Command {
 
 int RunInfo(const std::vector<std::string>& args, const Settings& settings);
 int RunDemo(const std::vector<std::string>& args, const Settings& settings);
+int RunExport(const std::vector<std::string>& args, const Settings& settings);
 
 }  // namespace ssmx::cli
 
