@@ -6,11 +6,8 @@
 
 namespace ssmx::cli {
 
-Arguments::Arguments(std::string command, std::string usage, std::string summary,
-                     std::string example)
-    : command_(std::move(command)),
-      usage_(std::move(usage)),
-      summary_(std::move(summary)),
+Arguments::Arguments(std::string command, std::string usage, std::string summary, std::string example)
+    : command_(std::move(command)), usage_(std::move(usage)), summary_(std::move(summary)),
       example_(std::move(example)) {
   Option("json", "", "print machine-readable JSON on stdout instead of text");
   Option("help", "", "show this help");
@@ -31,8 +28,7 @@ bool Arguments::Parse(const std::vector<std::string>& argv) {
         return false;
       }
       if (arg.size() > 1 && arg[0] == '-' && !std::isdigit(static_cast<unsigned char>(arg[1]))) {
-        throw UsageError("ssmx " + command_ + ": unknown option " + arg + "; see ssmx " + command_ +
-                         " --help");
+        throw UsageError("ssmx " + command_ + ": unknown option " + arg + "; see ssmx " + command_ + " --help");
       }
       positional_.push_back(arg);
       continue;
@@ -51,8 +47,7 @@ bool Arguments::Parse(const std::vector<std::string>& argv) {
     if (!spec) {
       std::string valid;
       for (const auto& entry : specs_) valid += " --" + entry.first;
-      throw UsageError("ssmx " + command_ + ": unknown option --" + name +
-                       "; valid options:" + valid);
+      throw UsageError("ssmx " + command_ + ": unknown option --" + name + "; valid options:" + valid);
     }
     if (name == "help") {
       std::fputs(Help().c_str(), stdout);
@@ -64,8 +59,7 @@ bool Arguments::Parse(const std::vector<std::string>& argv) {
     } else {
       if (!inline_value) {
         if (i + 1 >= argv.size()) {
-          throw UsageError("ssmx " + command_ + ": --" + name + " needs a value (" +
-                           spec->value_name + ")");
+          throw UsageError("ssmx " + command_ + ": --" + name + " needs a value (" + spec->value_name + ")");
         }
         value = argv[++i];
       }
@@ -95,8 +89,7 @@ double Arguments::Number(const std::string& name, double fallback) const {
   char* end = nullptr;
   const double v = std::strtod(it->second.c_str(), &end);
   if (it->second.empty() || *end != '\0' || !std::isfinite(v)) {
-    throw UsageError("ssmx " + command_ + ": --" + name + " expects a number, got \"" + it->second +
-                     "\"");
+    throw UsageError("ssmx " + command_ + ": --" + name + " expects a number, got \"" + it->second + "\"");
   }
   return v;
 }
@@ -107,8 +100,7 @@ int Arguments::Integer(const std::string& name, int fallback) const {
   char* end = nullptr;
   const long v = std::strtol(it->second.c_str(), &end, 10);
   if (it->second.empty() || *end != '\0' || v < -2147483647L || v > 2147483647L) {
-    throw UsageError("ssmx " + command_ + ": --" + name + " expects an integer, got \"" +
-                     it->second + "\"");
+    throw UsageError("ssmx " + command_ + ": --" + name + " expects an integer, got \"" + it->second + "\"");
   }
   return static_cast<int>(v);
 }
@@ -118,10 +110,8 @@ std::string Arguments::Help() const {
   out << "usage: ssmx " << command_ << " " << usage_ << "\n\n" << summary_ << "\n\noptions:\n";
   for (const auto& [name, spec] : specs_) {
     std::string left = "  --" + name + (spec.value_name.empty() ? "" : " " + spec.value_name);
-    if (left.size() < 26)
-      left.resize(26, ' ');
-    else
-      left += "  ";
+    if (left.size() < 26) left.resize(26, ' ');
+    else left += "  ";
     out << left << spec.help << "\n";
   }
   out << "\nexample:\n  " << example_ << "\n";

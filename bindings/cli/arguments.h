@@ -23,8 +23,7 @@ class Arguments {
   Arguments(std::string command, std::string usage, std::string summary, std::string example);
 
   // Declares an option; `value_name` empty makes it a flag.
-  Arguments& Option(const std::string& name, const std::string& value_name,
-                    const std::string& help);
+  Arguments& Option(const std::string& name, const std::string& value_name, const std::string& help);
 
   // Parses argv (after the subcommand). Returns false when --help was given
   // (the help text has been printed).
