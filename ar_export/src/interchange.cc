@@ -50,7 +50,13 @@ std::vector<std::string> WriteObj(const Scene& scene, const std::string& obj_pat
   for (const auto& s : prepared.structures) {
     const int64_t nv = s.positions.rows();
     text += "o " + s.identifier + "\n";
-    for (int64_t v = 0; v < nv; ++v) AppendLine(&text, "v", s.positions.data() + 3 * v, 3);
+    // OBJ has no transforms: the root translation (standing the model on the
+    // origin, as in the GLB and USDZ) is applied to the vertices.
+    const Eigen::Vector3f shift = prepared.root_translation.cast<float>();
+    for (int64_t v = 0; v < nv; ++v) {
+      const Eigen::Vector3f p = s.positions.row(v).transpose() + shift;
+      AppendLine(&text, "v", p.data(), 3);
+    }
     for (int64_t v = 0; v < nv; ++v) AppendLine(&text, "vn", s.normals.data() + 3 * v, 3);
     if (s.heat) {
       for (int64_t v = 0; v < nv; ++v) {

@@ -10,7 +10,9 @@ namespace ssmx::ar_export {
 
 // Wavefront OBJ + MTL in the AR frame (metres, +Y superior, +Z anterior: the
 // frame Blender, Reality Converter and three.js assume for OBJ), one object
-// ("o") and one material per structure, named after it. Writes `obj_path`,
+// ("o") and one material per structure, named after it. With
+// Scene::place_on_origin the model stands on the origin as in the GLB and
+// USDZ (OBJ has no transforms, so the vertices carry it). Writes `obj_path`,
 // the .mtl next to it (same stem) and, with a heat map, `<stem>_colormap.png`
 // which the MTL uses as map_Kd (texture coordinates as in UsdaText: OBJ has no
 // vertex colours either). MTL Kd is the structure's sRGB colour. Returns the
