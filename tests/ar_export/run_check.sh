@@ -8,7 +8,9 @@ what="$2"
 here="$(cd "$(dirname "$0")" && pwd)"
 modules="$here/../../ar_export/viewer/node_modules"
 skip() { echo "SKIP: $*"; exit 77; }
-[ -f "$out/expected.json" ] || skip "no test files in $out (real meshes absent; set SSMX_DATA)"
+if [ "$what" != native-samples ]; then
+  [ -f "$out/expected.json" ] || skip "no test files in $out (real meshes absent; set SSMX_DATA)"
+fi
 need_node() {
   command -v node > /dev/null || skip "node is not installed (scripts/setup.sh installs it)"
   [ -d "$modules/$1" ] || skip "$modules/$1 is missing; run scripts/setup.sh (npm ci in ar_export/viewer)"
@@ -65,6 +67,15 @@ sys.exit(0 if ok == 4 else 1)'
         grep -E '^(ok|FAIL|[0-9]+ passed)' || rc=1
       [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
     done
+    exit $rc
+    ;;
+  native-samples)
+    need_node web-tree-sitter
+    [ -d "$modules/tree-sitter-wasms" ] || skip "tree-sitter-wasms missing; run scripts/setup.sh"
+    viewer="$here/../../ar_export/viewer"
+    rc=0
+    node "$here/check_native_syntax.js" "$viewer/ios" "$viewer/android" || rc=1
+    /usr/bin/python3 "$here/check_native_files.py" "$viewer" || rc=1
     exit $rc
     ;;
   *) echo "unknown check $what"; exit 2 ;;
