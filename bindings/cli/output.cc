@@ -15,12 +15,6 @@ namespace {
 
 nlohmann::json Vec(const Eigen::Vector3d& v) { return {v.x(), v.y(), v.z()}; }
 
-std::string Fmt(double v, int precision = 3) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.*f", precision, v);
-  return buf;
-}
-
 std::string Triple(const nlohmann::json& a, int precision = 3) {
   std::string s = "(";
   for (size_t i = 0; i < a.size(); ++i) {
@@ -42,6 +36,12 @@ nlohmann::json FindingsJson(const std::vector<ssm::QaFinding>& findings) {
 }
 
 }  // namespace
+
+std::string Fmt(double v, int precision) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", precision, v);
+  return buf;
+}
 
 nlohmann::json VolumeJson(const std::string& path, const ssm::VolumeReadResult& result) {
   const VolumeGeometry& g = result.volume.geometry();

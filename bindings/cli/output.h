@@ -29,6 +29,9 @@ std::string VolumeText(const nlohmann::json& info);
 std::string MeshText(const nlohmann::json& info);
 std::string SeriesListText(const nlohmann::json& info);
 
+// `v` with `precision` digits after the point ("%.*f").
+std::string Fmt(double v, int precision = 3);
+
 // A progress bar on stderr when it is a terminal, nothing otherwise (and
 // nothing with --quiet).
 ProgressCallback TerminalProgress(const Settings& settings);

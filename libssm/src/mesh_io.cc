@@ -507,6 +507,12 @@ std::string StlBytes(const TriangleMesh& mesh, StlEncoding encoding) {
   return out;
 }
 
+// Scalars with these names are colour channels (0..255) and are stored as
+// uchar properties, which viewers (MeshLab, ParaView, Blender) show as colours.
+bool IsPlyColor(const std::string& name) {
+  return name == "red" || name == "green" || name == "blue" || name == "alpha";
+}
+
 std::string PlyName(std::string name) {
   for (char& c : name) {
     if (std::isspace(static_cast<unsigned char>(c))) c = '_';
@@ -527,7 +533,9 @@ std::string PlyBytes(const TriangleMesh& mesh, const MeshWriteOptions& options) 
          << "\nproperty double x\nproperty double y\nproperty double z\n";
   if (normals) header << "property float nx\nproperty float ny\nproperty float nz\n";
   if (options.write_scalars) {
-    for (const auto& entry : mesh.scalars) header << "property float " << PlyName(entry.first) << '\n';
+    for (const auto& entry : mesh.scalars) {
+      header << "property " << (IsPlyColor(entry.first) ? "uchar " : "float ") << PlyName(entry.first) << '\n';
+    }
   }
   header << "element face " << mesh.num_faces() << "\nproperty list uchar int vertex_indices\nend_header\n";
   std::string out = header.str();
@@ -537,7 +545,13 @@ std::string PlyBytes(const TriangleMesh& mesh, const MeshWriteOptions& options) 
       for (int k = 0; k < 3; ++k) Append(&out, static_cast<float>(mesh.normals(v, k)));
     }
     if (options.write_scalars) {
-      for (const auto& entry : mesh.scalars) Append(&out, static_cast<float>(entry.second[v]));
+      for (const auto& entry : mesh.scalars) {
+        if (IsPlyColor(entry.first)) {
+          Append(&out, static_cast<uint8_t>(std::clamp(std::round(entry.second[v]), 0.0, 255.0)));
+        } else {
+          Append(&out, static_cast<float>(entry.second[v]));
+        }
+      }
     }
   }
   for (Eigen::Index f = 0; f < mesh.num_faces(); ++f) {

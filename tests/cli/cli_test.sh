@@ -43,10 +43,10 @@ garbage() {
 expect 0 "--version" -- "$ssmx" --version
 grep -qE '^ssmx [0-9]+\.[0-9]+\.[0-9]+$' "$work/out" && ok || fail "--version output: $(cat "$work/out")"
 expect 0 "--help" -- "$ssmx" --help
-for cmd in info demo; do
+for cmd in info demo mesh distance; do
   grep -q "^  $cmd " "$work/out" || { "$ssmx" --help | grep -q "^  $cmd " && ok || fail "--help does not list $cmd"; }
 done
-for cmd in info demo; do
+for cmd in info demo mesh distance; do
   expect 0 "$cmd --help" -- "$ssmx" "$cmd" --help
   grep -q "^example:" "$work/out" && ok || fail "$cmd --help has no example"
 done
@@ -90,6 +90,88 @@ garbage "$work/bad/lying.nii"
 echo "just text" > "$work/empty_dir/notes.txt"
 garbage "$work/empty_dir"
 garbage "$work/bad/does-not-exist.nii.gz"
+
+# garbage_run FILE COMMAND...: exits 2 with one stderr line that names FILE.
+garbage_run() {
+  local file="$1"
+  shift
+  expect 2 "$* (garbage)" -- "$ssmx" "$@" || return
+  if [ "$(wc -l < "$work/err")" -ne 1 ] || ! grep -qF -- "$file" "$work/err"; then
+    fail "$*: expected one line naming $file, got: $(cat "$work/err")"
+  else
+    ok
+  fi
+  if grep -qiE "AddressSanitizer|runtime error|Segmentation|Aborted" "$work/err"; then
+    fail "$*: sanitizer or crash report"
+  fi
+}
+
+# ssmx mesh / distance on the demo's thigh CT: a cortical tube (r 9..14 mm,
+# 1400 HU) through the whole volume (60 slices of 2 mm), so the surface at
+# 720 HU is an annulus of volume pi (14^2 - 9^2) 120 mm^3, capped at the border.
+expect 0 "mesh --hu-threshold" -- "$ssmx" mesh "$work/demo/thigh_ct.nii.gz" --hu-threshold 720 \
+  --out "$work/tube.stl" --json
+/usr/bin/python3 -c '
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+assert d["watertight"] is True and d["connected_components"] == 1, d
+truth = math.pi * (14**2 - 9**2) * 120
+assert abs(d["enclosed_volume_mm3"] - truth) / truth < 0.05, (d["enclosed_volume_mm3"], truth)
+' "$work/out" && ok || fail "mesh --hu-threshold on thigh_ct: wrong content: $(head -c 300 "$work/out")"
+expect 0 "mesh --target-faces --keep all" -- "$ssmx" mesh "$work/demo/thigh_ct.nii.gz" --hu-threshold 720 \
+  --out "$work/tube_small.ply" --target-faces 2000 --keep all --smooth 5
+expect 0 "distance --json" -- "$ssmx" distance "$work/tube.stl" "$work/tube_small.ply" --json \
+  --colored-out "$work/tube_dist.ply"
+/usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["a"]["watertight"] and d["b"]["watertight"], d
+assert 0 < d["symmetric"]["mean_mm"] < 0.5 and d["symmetric"]["hausdorff_mm"] < 3, d
+assert d["symmetric"]["hausdorff_mm"] == max(d["a_to_b"]["max_mm"], d["b_to_a"]["max_mm"]), d
+assert 0.95 < d["dice"] <= 1, d
+' "$work/out" && ok || fail "distance --json: wrong content: $(head -c 300 "$work/out")"
+head -c 600 "$work/tube_dist.ply" | grep -q "property uchar red" && head -c 600 "$work/tube_dist.ply" |
+  grep -q "property float distance_mm" && ok || fail "distance --colored-out wrote no colours or distances"
+expect 0 "distance of a mesh to itself" -- "$ssmx" distance "$work/tube.stl" "$work/tube.stl" --json
+/usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["symmetric"]["hausdorff_mm"] == 0 and d["dice"] == 1, d
+' "$work/out" && ok || fail "distance to itself is not 0"
+expect 0 "distance text" -- "$ssmx" distance "$work/tube.stl" "$work/demo/sphere.stl" --no-dice
+grep -q "^symmetric" "$work/out" && ok || fail "distance text output: $(cat "$work/out")"
+
+# Real labels (TotalSegmentator), when the data is there.
+data="${SSMX_DATA:-$(cd "$(dirname "$0")/../.." && pwd)/../shared/data}"
+if [ -d "$data/ct/totalseg_abdomen/labels" ]; then
+  expect 0 "mesh --label" -- "$ssmx" mesh "$data/ct/totalseg_abdomen/labels" --label femur_left \
+    --out "$work/femur.vtp" --json
+  /usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["watertight"] and d["connected_components"] == 1, d
+assert abs(d["enclosed_volume_mm3"] / d["label_voxel_volume_mm3"] - 1) < 0.03, d
+' "$work/out" && ok || fail "mesh --label femur_left: wrong content: $(head -c 300 "$work/out")"
+  garbage_run "$data/ct/totalseg_abdomen/labels" mesh "$data/ct/totalseg_abdomen/labels" --label femur \
+    --out "$work/x.stl"
+else
+  echo "skipped: real-label checks ($data/ct/totalseg_abdomen/labels not found; set SSMX_DATA)"
+fi
+
+# Garbage input to mesh and distance.
+garbage_run "$work/bad/lying.nii" mesh "$work/bad/lying.nii" --hu-threshold 100 --out "$work/x.stl"
+garbage_run "$work/bad/does-not-exist.nii.gz" mesh "$work/bad/does-not-exist.nii.gz" --label 1 --out "$work/x.stl"
+garbage_run "$work/demo/thigh_ct.nii.gz" mesh "$work/demo/thigh_ct.nii.gz" --hu-threshold 9000 --out "$work/x.stl"
+garbage_run "$work/demo/thigh_ct.nii.gz" mesh "$work/demo/thigh_ct.nii.gz" --label femur --out "$work/x.stl"
+garbage_run "$work/nowhere/x.stl" mesh "$work/demo/thigh_ct.nii.gz" --hu-threshold 700 --out "$work/nowhere/x.stl"
+garbage_run "$work/x.xyz" mesh "$work/demo/thigh_ct.nii.gz" --hu-threshold 700 --out "$work/x.xyz"
+garbage_run "$work/bad/zero.stl" distance "$work/bad/zero.stl" "$work/tube.stl"
+garbage_run "$work/bad/past.ply" distance "$work/tube.stl" "$work/bad/past.ply"
+garbage_run "$work/c.stl" distance "$work/tube.stl" "$work/tube.stl" --colored-out "$work/c.stl"
+expect 2 "mesh without --label or --hu-threshold" -- "$ssmx" mesh "$work/demo/thigh_ct.nii.gz" --out "$work/x.stl"
+expect 2 "mesh --keep biggest" -- "$ssmx" mesh "$work/demo/thigh_ct.nii.gz" --hu-threshold 700 --keep biggest \
+  --out "$work/x.stl"
+expect 2 "distance with one mesh" -- "$ssmx" distance "$work/tube.stl"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
