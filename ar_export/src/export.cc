@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "ssmx/ar_export/decimate.h"
 #include "ssmx/ar_export/gltf_writer.h"
 #include "ssmx/ar_export/interchange.h"
 #include "ssmx/ar_export/usdz_writer.h"
@@ -41,20 +42,30 @@ std::vector<ExportedFile> ExportScene(const Scene& scene, const ExportRequest& r
     }
   }
   std::vector<ExportedFile> files;
+  const bool any_ar = !request.glb.empty() || !request.usdz.empty() || !request.obj.empty() ||
+                      !request.viewer_dir.empty();
+  const Scene ar = any_ar ? DecimateScene(scene, request.target_faces) : scene;
+  const auto faces_of = [](const Scene& s) {
+    int64_t n = 0;
+    for (const Structure& st : s.structures) n += st.mesh.num_faces();
+    return n;
+  };
+  const int64_t ar_faces = faces_of(ar), full_faces = faces_of(scene);
   const auto timed = [&](const std::string& path, const std::string& format, auto&& write) {
     if (path.empty()) return;
     const auto start = std::chrono::steady_clock::now();
     write();
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    files.push_back({path, format, SizeOf(path), seconds});
+    files.push_back({path, format, SizeOf(path), seconds,
+                     format == "stl" || format == "ply" ? full_faces : ar_faces});
   };
-  timed(request.glb, "glb", [&] { WriteGlb(scene, request.glb); });
-  timed(request.usdz, "usdz", [&] { WriteUsdz(scene, request.usdz); });
+  timed(request.glb, "glb", [&] { WriteGlb(ar, request.glb); });
+  timed(request.usdz, "usdz", [&] { WriteUsdz(ar, request.usdz); });
   timed(request.obj, "obj", [&] {
-    for (const std::string& path : WriteObj(scene, request.obj)) {
+    for (const std::string& path : WriteObj(ar, request.obj)) {
       const std::string ext = fs::path(path).extension().string();
-      if (path != request.obj) files.push_back({path, ext.substr(1), SizeOf(path), 0.0});
+      if (path != request.obj) files.push_back({path, ext.substr(1), SizeOf(path), 0.0, 0});
     }
   });
   ssm::MeshWriteOptions mesh_options;
@@ -64,7 +75,7 @@ std::vector<ExportedFile> ExportScene(const Scene& scene, const ExportRequest& r
         [&] { ssm::WriteMesh(MergeStructures(scene), request.ply, mesh_options); });
   std::vector<std::string> viewer_files;
   timed(request.viewer_dir, "viewer",
-        [&] { viewer_files = WriteViewer(scene, request.viewer_dir, request.viewer); });
+        [&] { viewer_files = WriteViewer(ar, request.viewer_dir, request.viewer); });
   if (!viewer_files.empty()) {
     files.back().bytes = 0;
     for (const std::string& path : viewer_files) files.back().bytes += SizeOf(path);

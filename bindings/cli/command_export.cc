@@ -78,9 +78,10 @@ int RunExport(const std::vector<std::string>& argv, const Settings& settings) {
       "Exports bone meshes (STL, PLY, OBJ, VTK, VTP in LPS mm) for augmented reality and\n"
       "other tools. GLB (ARCore Scene Viewer, model-viewer, Blender), USDZ (iOS AR Quick Look)\n"
       "and OBJ+MTL are in metres with +Y superior and the anterior face towards +Z, at true\n"
-      "size; STL and PLY stay in LPS millimetres (all meshes merged). Several meshes become\n"
-      "several named, separately coloured structures. --viewer writes a folder that works\n"
-      "offline: run `python3 -m http.server` in it and open it in a browser or on a phone.",
+      "size, decimated for phones to --target-faces (50000 by default); STL and PLY keep every\n"
+      "face in LPS millimetres (all meshes merged). Several meshes become several named,\n"
+      "separately coloured structures. --viewer writes a folder that works offline: run\n"
+      "`python3 -m http.server` in it and open it in a browser or on a phone.",
       "ssmx export femur_left.ply tibia_left.stl --name femur_left --name tibia_left "
       "--glb leg.glb --usdz leg.usdz --viewer leg_viewer");
   args.Option("glb", "FILE", "binary glTF for Scene Viewer / model-viewer / Blender")
@@ -102,6 +103,8 @@ int RunExport(const std::vector<std::string>& argv, const Settings& settings) {
               "scalar value at the low end of the colormap (default: the minimum)")
       .Option("scalar-max", "VALUE",
               "scalar value at the high end of the colormap (default: the maximum)")
+      .Option("target-faces", "N",
+              "face budget of the AR files, all meshes together (default 50000; 0 keeps all)")
       .Option("keep-position", "",
               "keep the LPS-derived position instead of standing the model on the origin")
       .Option("title", "TEXT", "page title of the viewer (default: the structure names)");
@@ -116,6 +119,10 @@ int RunExport(const std::vector<std::string>& argv, const Settings& settings) {
   request.stl = args.Value("stl");
   request.ply = args.Value("ply");
   request.viewer_dir = args.Value("viewer");
+  request.target_faces = args.Integer("target-faces", 50000);
+  if (request.target_faces != 0 && request.target_faces < 4) {
+    throw UsageError("ssmx export: --target-faces must be 0 (keep every face) or at least 4");
+  }
   if (request.glb.empty() && request.usdz.empty() && request.obj.empty() && request.stl.empty() &&
       request.ply.empty() && request.viewer_dir.empty()) {
     throw UsageError(
@@ -146,12 +153,12 @@ int RunExport(const std::vector<std::string>& argv, const Settings& settings) {
   }
   if (args.Has("scalar")) {
     scene.has_heat_map = true;
-    scene.heat_map.scalar = ResolveScalar(args.Value("scalar"), scene.structures);
     try {
       scene.heat_map.colormap = ar_export::ParseColormap(args.Value("colormap", "viridis"));
     } catch (const InvalidInput& e) {
       throw UsageError(std::string("ssmx export: --colormap: ") + e.what());
     }
+    scene.heat_map.scalar = ResolveScalar(args.Value("scalar"), scene.structures);
     scene.heat_map.min = args.Number("scalar-min", NAN);
     scene.heat_map.max = args.Number("scalar-max", NAN);
   } else if (args.Has("colormap") || args.Has("scalar-min") || args.Has("scalar-max")) {
@@ -173,8 +180,11 @@ int RunExport(const std::vector<std::string>& argv, const Settings& settings) {
                                    {"faces", s.mesh.num_faces()}});
     }
     for (const auto& f : files) {
-      out["files"].push_back(
-          {{"path", f.path}, {"format", f.format}, {"bytes", f.bytes}, {"seconds", f.seconds}});
+      out["files"].push_back({{"path", f.path},
+                              {"format", f.format},
+                              {"bytes", f.bytes},
+                              {"seconds", f.seconds},
+                              {"faces", f.faces}});
     }
     if (scene.has_heat_map) {
       const Eigen::Vector2d range = ar_export::HeatMapRange(scene);

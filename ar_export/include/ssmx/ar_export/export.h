@@ -18,6 +18,10 @@ struct ExportRequest {
   std::string stl;         // binary STL, LPS mm, all structures merged
   std::string ply;         // binary PLY with scalars, LPS mm, all structures merged
   std::string viewer_dir;  // offline web viewer folder (see WriteViewer)
+  // Face budget of the AR outputs (GLB, USDZ, OBJ, viewer), all structures
+  // together (DecimateScene); <= 0 keeps every face. STL and PLY always keep
+  // the full meshes.
+  int64_t target_faces = 0;
   ViewerOptions viewer;
 };
 
@@ -26,6 +30,7 @@ struct ExportedFile {
   std::string format;  // "glb", "usdz", "obj", "mtl", "png", "stl", "ply", "viewer"
   uint64_t bytes = 0;
   double seconds = 0;  // time to build and write it
+  int64_t faces = 0;   // triangles in the file (0 for MTL and PNG)
 };
 
 // Validates the scene once, then writes every requested file. Throws
