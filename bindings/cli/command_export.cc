@@ -197,8 +197,9 @@ int RunExport(const std::vector<std::string>& argv, const Settings& settings) {
   } else if (!settings.quiet) {
     for (const auto& f : files) {
       char line[512];
-      std::snprintf(line, sizeof(line), "  %-7s %-40s %10s  %.3f s", f.format.c_str(),
-                    f.path.c_str(), HumanBytes(f.bytes).c_str(), f.seconds);
+      const std::string faces = f.faces ? std::to_string(f.faces) + " faces" : "";
+      std::snprintf(line, sizeof(line), "  %-7s %-40s %10s %13s  %.3f s", f.format.c_str(),
+                    f.path.c_str(), HumanBytes(f.bytes).c_str(), faces.c_str(), f.seconds);
       std::cout << line << "\n";
     }
     if (!request.viewer_dir.empty()) {
