@@ -19,7 +19,7 @@ need_node() {
 case "$what" in
   validator)
     need_node gltf-validator
-    node "$here/validate_gltf.js" femur.glb femur_heat.glb leg.glb femur_100k.glb > validator.jsonl
+    node "$here/validate_gltf.js" femur.glb femur_heat.glb leg.glb femur_100k.glb femur_default.glb > validator.jsonl
     status=$?
     /usr/bin/python3 -c '
 import json, sys
@@ -31,8 +31,13 @@ for line in open("validator.jsonl"):
     print(("ok   " if good else "FAIL ") + "glTF-Validator %s on %s: %d errors, %d warnings, %d infos, %d hints %s" % (
         d["validator"], d["file"], d["errors"], d["warnings"], d["infos"], d["hints"], d["messages"][:5]))
 n = sum(1 for _ in open("validator.jsonl"))
-print("%d passed, %d failed" % (ok, 4 - ok))
-sys.exit(0 if ok == 4 else 1)'
+d = json.loads(open("validator.jsonl").read().splitlines()[-1])
+tri = d["info"]["totalTriangleCount"]
+small = tri <= 50000 and __import__("os").path.getsize("femur_default.glb") < 3e6
+print(("ok   " if small else "FAIL ") + "default export of 189k faces: %d triangles, %d bytes (<= 50000, < 3 MB)" % (tri, __import__("os").path.getsize("femur_default.glb")))
+ok += small
+print("%d passed, %d failed" % (ok, 6 - ok))
+sys.exit(0 if ok == 6 else 1)'
     exit $(( status != 0 || $? != 0 ))
     ;;
   files)
