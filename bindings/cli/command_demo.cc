@@ -2,12 +2,16 @@
 // report. Every stage joins it when it lands.
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <iostream>
 #include <sstream>
 
 #include "arguments.h"
 #include "commands.h"
+#include "ssmx/ar_export/export.h"
 #include "ssmx/core/atomic_write.h"
 #include "ssmx/core/log.h"
 #include "ssmx/core/version.h"
@@ -59,7 +63,8 @@ int RunDemo(const std::vector<std::string>& argv, const Settings& settings) {
   Arguments args("demo", "[--out DIR] [--json]",
                  "Runs the ssmx pipeline on built-in data and writes every output and a report\n"
                  "(report.json, report.md) to DIR. Stages so far: volume IO round trip (MetaImage,\n"
-                 "NIfTI) with geometry checks, and mesh IO round trip through every mesh format.",
+                 "NIfTI) with geometry checks, mesh IO round trip through every mesh format, and AR\n"
+                 "export (GLB, USDZ, offline viewer) of the sphere with a heat map.",
                  "ssmx demo --out /tmp/ssmx-demo");
   args.Option("out", "DIR", "output folder (default: ./ssmx-demo)");
   if (!args.Parse(argv)) return 0;
@@ -77,7 +82,7 @@ int RunDemo(const std::vector<std::string>& argv, const Settings& settings) {
   // Stage 1: volumes.
   {
     const auto start = std::chrono::steady_clock::now();
-    say("[1/2] volume IO: synthetic thigh CT, written and read back as MetaImage and NIfTI");
+    say("[1/3] volume IO: synthetic thigh CT, written and read back as MetaImage and NIfTI");
     const Volume ct = MakeThighVolume();
     nlohmann::json stage = {{"stage", "volume_io"}};
     for (const std::string name : {"thigh_ct.mha", "thigh_ct.nii.gz"}) {
@@ -111,7 +116,7 @@ int RunDemo(const std::vector<std::string>& argv, const Settings& settings) {
   {
     const auto start = std::chrono::steady_clock::now();
     const double radius = 25.0;
-    say("[2/2] mesh IO: geodesic sphere of radius 25 mm through STL, PLY, OBJ, VTK and VTP");
+    say("[2/3] mesh IO: geodesic sphere of radius 25 mm through STL, PLY, OBJ, VTK and VTP");
     const TriangleMesh sphere = ssm::MakeIcosphere(radius, 5);
     const double analytic = 4.0 / 3.0 * kPi * radius * radius * radius;
     nlohmann::json stage = {{"stage", "mesh_io"},
@@ -146,6 +151,60 @@ int RunDemo(const std::vector<std::string>& argv, const Settings& settings) {
       say(line);
     }
     stage["seconds"] = Seconds(start);
+    report["stages"].push_back(stage);
+  }
+
+  // Stage 3: AR export of the sphere with an analytic heat map.
+  {
+    const auto start = std::chrono::steady_clock::now();
+    say("[3/3] AR export: the sphere with uncertainty_mm = 1 + 2 (z + 25) / 50 as GLB, USDZ and viewer");
+    ar_export::Scene scene;
+    ar_export::Structure ball;
+    ball.name = "sphere";
+    ball.mesh = ssm::MakeIcosphere(25.0, 5);
+    ball.mesh.scalars["uncertainty_mm"] = (1.0 + 2.0 * (ball.mesh.vertices.col(2).array() + 25.0) / 50.0).matrix();
+    scene.structures.push_back(ball);
+    scene.has_heat_map = true;
+    scene.heat_map.scalar = "uncertainty_mm";
+    ar_export::ExportRequest request;
+    request.glb = (out / "sphere.glb").string();
+    request.usdz = (out / "sphere.usdz").string();
+    nlohmann::json stage = {{"stage", "ar_export"}};
+    for (const auto& f : ar_export::ExportScene(scene, request)) {
+      stage[f.format] = {{"path", f.path}, {"bytes", f.bytes}, {"faces", f.faces}};
+    }
+    // Read the GLB back: its POSITION bounds must span the 50 mm diameter as
+    // 0.050 m on every axis (metres, true size).
+    std::ifstream in(request.glb, std::ios::binary);
+    const std::string glb((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    uint32_t json_length = 0;
+    if (glb.size() > 20) std::memcpy(&json_length, glb.data() + 12, 4);
+    double extent_error = INFINITY;
+    if (glb.compare(0, 4, "glTF") == 0 && 20 + json_length <= glb.size()) {
+      const auto gltf = nlohmann::json::parse(glb.substr(20, json_length));
+      const auto& position = gltf["accessors"][gltf["meshes"][0]["primitives"][0]["attributes"]["POSITION"].get<int>()];
+      extent_error = 0;
+      for (int k = 0; k < 3; ++k) {
+        extent_error = std::max(extent_error, std::abs(position["max"][k].get<double>() - position["min"][k].get<double>() - 0.050));
+      }
+    }
+    try {
+      request = {};
+      request.viewer_dir = (out / "viewer").string();
+      ar_export::ExportScene(scene, request);
+      stage["viewer"] = {{"path", request.viewer_dir}, {"ok", true}};
+    } catch (const IoError& e) {
+      stage["viewer_skipped"] = e.what();  // viewer assets not installed: reported, not a failure
+    }
+    const bool ok = extent_error < 1e-6;
+    all_ok = all_ok && ok;
+    stage["glb_check"] = {{"extent_error_m", extent_error}, {"ok", ok}};
+    stage["seconds"] = Seconds(start);
+    char line[200];
+    std::snprintf(line, sizeof(line), "      sphere.glb %.1f kB, sphere.usdz %.1f kB, extent error %.1e m%s",
+                  stage["glb"]["bytes"].get<double>() / 1e3, stage["usdz"]["bytes"].get<double>() / 1e3, extent_error,
+                  stage.contains("viewer") ? ", viewer/ written" : ", viewer skipped (assets not installed)");
+    say(line);
     report["stages"].push_back(stage);
   }
 

@@ -43,10 +43,10 @@ garbage() {
 expect 0 "--version" -- "$ssmx" --version
 grep -qE '^ssmx [0-9]+\.[0-9]+\.[0-9]+$' "$work/out" && ok || fail "--version output: $(cat "$work/out")"
 expect 0 "--help" -- "$ssmx" --help
-for cmd in info demo mesh distance; do
+for cmd in info demo mesh distance export; do
   grep -q "^  $cmd " "$work/out" || { "$ssmx" --help | grep -q "^  $cmd " && ok || fail "--help does not list $cmd"; }
 done
-for cmd in info demo mesh distance; do
+for cmd in info demo mesh distance export; do
   expect 0 "$cmd --help" -- "$ssmx" "$cmd" --help
   grep -q "^example:" "$work/out" && ok || fail "$cmd --help has no example"
 done
@@ -90,6 +90,42 @@ assert d["kind"] == "volume" and d["size"] == [80, 72, 60], d
 assert d["value_range"] == [-1000.0, 1400.0], d
 assert abs(d["spacing_mm"][2] - 2.0) < 1e-6, d
 ' "$work/out" && ok || fail "info --json on thigh_ct.nii.gz: wrong content"
+
+# Export: the demo's sphere as GLB + USDZ + viewer-less STL; then refusals.
+expect 0 "export" -- "$ssmx" --quiet export "$work/demo/sphere.ply" --name ball_left --glb "$work/ball.glb" \
+  --usdz "$work/ball.usdz" --stl "$work/ball.stl" --json
+/usr/bin/python3 -c '
+import json, struct, sys, zipfile
+d = json.load(open(sys.argv[1]))
+assert [f["format"] for f in d["files"]] == ["glb", "usdz", "stl"], d
+assert d["structures"][0]["name"] == "ball_left" and d["structures"][0]["side"] == "left", d
+glb = open(sys.argv[2], "rb").read()
+assert glb[:4] == b"glTF" and struct.unpack("<I", glb[8:12])[0] == len(glb)
+assert zipfile.ZipFile(sys.argv[3]).namelist()[0] == "model.usda"
+' "$work/out" "$work/ball.glb" "$work/ball.usdz" && ok || fail "export: wrong files or JSON"
+# export_refuses WHAT NEEDLE -- ARGS...: exit 2, one stderr line containing NEEDLE.
+export_refuses() {
+  local what="$1" needle="$2"
+  shift 3
+  expect 2 "export $what" -- "$ssmx" export "$@" || return
+  if [ "$(wc -l < "$work/err")" -ne 1 ] || ! grep -qF -- "$needle" "$work/err"; then
+    fail "export $what: expected one line with '$needle', got: $(cat "$work/err")"
+  else
+    ok
+  fi
+}
+: > "$work/zero_export.stl"
+export_refuses "an empty mesh" "$work/zero_export.stl" -- "$work/zero_export.stl" --glb "$work/x.glb"
+export_refuses "a missing mesh" "$work/nope.ply" -- "$work/nope.ply" --glb "$work/x.glb"
+export_refuses "with nothing to write" "nothing to write" -- "$work/demo/sphere.ply"
+export_refuses "a wrong extension" "$work/x.gltf" -- "$work/demo/sphere.ply" --glb "$work/x.gltf"
+export_refuses "into a missing folder" "$work/no/dir/x.glb" -- "$work/demo/sphere.ply" --glb "$work/no/dir/x.glb"
+export_refuses "an unknown scalar" "--scalar" -- "$work/demo/sphere.ply" --glb "$work/x.glb" --scalar nope
+export_refuses "a bad colour" "#zz0000" -- "$work/demo/sphere.ply" --glb "$work/x.glb" --color "#zz0000"
+export_refuses "an unknown colormap" "jet" -- "$work/demo/sphere.ply" --glb "$work/x.glb" --scalar x --colormap jet
+export_refuses "too many names" "names" -- "$work/demo/sphere.ply" --glb "$work/x.glb" --name a --name b
+export_refuses "a tiny face budget" "--target-faces" -- "$work/demo/sphere.ply" --glb "$work/x.glb" --target-faces 2
+[ ! -e "$work/x.glb" ] && ok || fail "a refused export left $work/x.glb"
 
 # Garbage input.
 mkdir -p "$work/bad" "$work/empty_dir"
