@@ -4,7 +4,8 @@
 // locator) doing the same per-vertex signed distances in both directions, in
 // the same run. Prints the time ratio and how far the two disagree.
 //
-//   build/benchmarks/ssm/surface_distance_benchmark [--benchmark_filter=...]
+//   build/benchmarks/ssm/surface_distance_benchmark [--benchmark_repetitions=5]
+// On a shared machine, repetitions make the printed ratio (of medians) stable.
 #include <benchmark/benchmark.h>
 #include <vtkDistancePolyDataFilter.h>
 #include <vtkNew.h>
@@ -137,8 +138,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
       seconds_[run.benchmark_name()] = run.GetAdjustedRealTime() / 1e3;  // ms -> s
   }
   void PrintSummary() const {
+    // The median of repetitions when there are several (--benchmark_repetitions=N).
     const auto find = [&](const std::string& name) {
-      const auto it = seconds_.find(name);
+      auto it = seconds_.find(name + "_median");
+      if (it == seconds_.end()) it = seconds_.find(name);
       return it == seconds_.end() ? NAN : it->second;
     };
     const double ssmx_s = find("BM_SsmxSurfaceDistance/real_time");
