@@ -261,10 +261,13 @@ class VoxelReader {
   explicit VoxelReader(const Volume& volume)
       : volume_(volume),
         i16_(volume.voxel_type() == VoxelType::kInt16 ? volume.data<int16_t>() : nullptr),
-        f32_(volume.voxel_type() == VoxelType::kFloat32 ? volume.data<float>() : nullptr) {}
+        f32_(volume.voxel_type() == VoxelType::kFloat32 ? volume.data<float>() : nullptr) {
+    if (!i16_ && !f32_) throw InternalError("surface: a volume without voxels reached the reader");
+  }
   float operator()(int i, int j, int k) const {
     const int64_t n = volume_.LinearIndex(i, j, k);
-    return i16_ ? static_cast<float>(i16_[n]) : f32_[n];
+    if (i16_) return static_cast<float>(i16_[n]);
+    return f32_ ? f32_[n] : 0.0f;
   }
   // The value at the voxel of the volume nearest to (i, j, k) (clamped index).
   float Clamped(int i, int j, int k) const {
