@@ -18,9 +18,13 @@ using ssmx::cli::Command;
 
 const Command kCommands[] = {
     {"info", "describe a volume, DICOM folder or mesh (geometry, QA findings, problems)", ssmx::cli::RunInfo},
+    {"export", "meshes to AR files (GLB, USDZ), OBJ/STL/PLY and an offline AR viewer", ssmx::cli::RunExport},
     {"demo", "run the pipeline on built-in data and write a report", ssmx::cli::RunDemo},
     {"mesh", "extract a surface from a label (mask folder, label map) or a CT threshold", ssmx::cli::RunMesh},
     {"distance", "surface distances, volumes and Dice between two meshes", ssmx::cli::RunDistance},
+    {"drr", "simulate an X-ray (DRR) of a CT or a labelled structure, with its geometry sidecar", ssmx::cli::RunDrr},
+    {"phantom", "write a cohort of phantom femurs: meshes in correspondence, CTs, true parameters",
+     ssmx::cli::RunPhantom},
 };
 
 void PrintUsage(std::FILE* out) {

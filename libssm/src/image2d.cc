@@ -9,6 +9,7 @@ const char* ImageQuantityName(ImageQuantity quantity) {
     case ImageQuantity::kLineIntegral: return "line_integral";
     case ImageQuantity::kIntensity: return "intensity";
     case ImageQuantity::kMask: return "mask";
+    case ImageQuantity::kPathLength: return "path_length_mm";
   }
   return "unknown";
 }
@@ -17,8 +18,9 @@ ImageQuantity ParseImageQuantity(const std::string& name) {
   if (name == "line_integral") return ImageQuantity::kLineIntegral;
   if (name == "intensity") return ImageQuantity::kIntensity;
   if (name == "mask") return ImageQuantity::kMask;
+  if (name == "path_length_mm") return ImageQuantity::kPathLength;
   throw InvalidInput("unknown image quantity \"" + name +
-                     "\": expected line_integral, intensity or mask");
+                     "\": expected line_integral, intensity, mask or path_length_mm");
 }
 
 Image2D::Image2D(int rows_in, int cols_in) : rows(rows_in), cols(cols_in) {

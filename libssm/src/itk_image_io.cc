@@ -105,9 +105,11 @@ class CerrSilencer {
 
 }  // namespace
 
-ItkVolume ItkReadVolume(const std::string& path, const std::string& format) {
+namespace {
+
+// Opens `path`, reads its header and refuses what ssmx cannot use.
+itk::ImageIOBase::Pointer OpenChecked(const std::string& path, const std::string& format) {
   RegisterItkFactories();
-  CerrSilencer silence;
   itk::ImageIOBase::Pointer io =
       itk::ImageIOFactory::CreateImageIO(path.c_str(), itk::ImageIOFactory::IOFileModeEnum::ReadMode);
   if (!io) throw InvalidInput(path + ": not a readable " + format + " file");
@@ -136,30 +138,90 @@ ItkVolume ItkReadVolume(const std::string& path, const std::string& format) {
     CheckNiftiSize(path, data_bytes);
   }
 
+  return io;
+}
+
+void FillHeader(const FloatImage* image, const itk::ImageIOBase* io, ItkVolume* out) {
+  const auto region = image->GetLargestPossibleRegion();
+  for (int d = 0; d < 3; ++d) {
+    out->size[d] = static_cast<int>(region.GetSize()[d]);
+    out->spacing[d] = image->GetSpacing()[d];
+    out->origin[d] = image->GetOrigin()[d];
+    for (int e = 0; e < 3; ++e) out->direction[3 * d + e] = image->GetDirection()(d, e);
+  }
+  out->component_type = itk::ImageIOBase::GetComponentTypeAsString(io->GetComponentType());
+}
+
+[[noreturn]] void RethrowDataError(const std::string& path, const std::exception& e) {
+  if (auto* itk_error = dynamic_cast<const itk::ExceptionObject*>(&e)) {
+    throw InvalidInput(path + ": cannot read the voxel data (" + Reason(*itk_error) +
+                       "); the file may be truncated or its header may not match its data");
+  }
+  throw InvalidInput(path + ": cannot read the voxel data (" + std::string(e.what()) + ")");
+}
+
+}  // namespace
+
+ItkVolume ItkReadVolume(const std::string& path, const std::string& format) {
+  RegisterItkFactories();
+  CerrSilencer silence;
+  itk::ImageIOBase::Pointer io = OpenChecked(path, format);
   auto reader = itk::ImageFileReader<FloatImage>::New();
   reader->SetFileName(path);
   reader->SetImageIO(io);
   try {
     reader->Update();
-  } catch (const itk::ExceptionObject& e) {
-    throw InvalidInput(path + ": cannot read the voxel data (" + Reason(e) +
-                       "); the file may be truncated or its header may not match its data");
   } catch (const std::exception& e) {
-    throw InvalidInput(path + ": cannot read the voxel data (" + std::string(e.what()) + ")");
+    RethrowDataError(path, e);
   }
   FloatImage::Pointer image = reader->GetOutput();
   ItkVolume out;
-  const auto region = image->GetLargestPossibleRegion();
-  for (int d = 0; d < 3; ++d) {
-    out.size[d] = static_cast<int>(region.GetSize()[d]);
-    out.spacing[d] = image->GetSpacing()[d];
-    out.origin[d] = image->GetOrigin()[d];
-    for (int e = 0; e < 3; ++e) out.direction[3 * d + e] = image->GetDirection()(d, e);
-  }
+  FillHeader(image, io, &out);
   const size_t n = static_cast<size_t>(out.size[0]) * out.size[1] * out.size[2];
   out.voxels.assign(image->GetBufferPointer(), image->GetBufferPointer() + n);
-  out.component_type = itk::ImageIOBase::GetComponentTypeAsString(io->GetComponentType());
   return out;
+}
+
+void ItkReadVolumeSlabs(const std::string& path, const std::string& format, int slices_per_slab,
+                        const SlabConsumer& consume) {
+  RegisterItkFactories();
+  CerrSilencer silence;
+  itk::ImageIOBase::Pointer io = OpenChecked(path, format);
+  auto reader = itk::ImageFileReader<FloatImage>::New();
+  reader->SetFileName(path);
+  reader->SetImageIO(io);
+  ItkVolume header;
+  try {
+    reader->UpdateOutputInformation();
+    FloatImage* image = reader->GetOutput();
+    FillHeader(image, io, &header);
+    const int nz = header.size[2];
+    // Formats that cannot stream (compressed files) are read whole, once.
+    const int step = io->CanStreamRead() ? std::max(1, slices_per_slab) : nz;
+    const size_t plane = static_cast<size_t>(header.size[0]) * header.size[1];
+    for (int k0 = 0; k0 < nz; k0 += step) {
+      const int count = std::min(step, nz - k0);
+      FloatImage::RegionType region = image->GetLargestPossibleRegion();
+      region.SetIndex(2, region.GetIndex(2) + k0);
+      region.SetSize(2, count);
+      image->SetRequestedRegion(region);
+      reader->Update();
+      // The reader may buffer more than was asked for: find slice k0 in it.
+      const FloatImage::RegionType buffered = image->GetBufferedRegion();
+      if (buffered.GetSize(0) != static_cast<size_t>(header.size[0]) ||
+          buffered.GetSize(1) != static_cast<size_t>(header.size[1]) ||
+          buffered.GetIndex(2) > region.GetIndex(2) ||
+          buffered.GetIndex(2) + static_cast<long>(buffered.GetSize(2)) < region.GetIndex(2) + count) {
+        throw InvalidInput(path + ": the reader returned an unexpected region");
+      }
+      const float* first = image->GetBufferPointer() + plane * (region.GetIndex(2) - buffered.GetIndex(2));
+      consume(header, first, k0, count);
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    RethrowDataError(path, e);
+  }
 }
 
 void ItkWriteVolume(const ItkVolume& g, const int16_t* int16_voxels, const float* float_voxels,

@@ -4,8 +4,8 @@
 #include "ssmx/ssm/volume_io.h"
 
 #include <algorithm>
-#include <filesystem>
 #include <cmath>
+#include <filesystem>
 
 #include "internal/atomic_file.h"
 #include "internal/dicom_reader.h"
@@ -22,7 +22,8 @@ std::string Lower(std::string s) {
 }
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Which ITK format an extension selects; "" when none.
@@ -46,7 +47,8 @@ VolumeReadResult ReadWithItk(const std::string& path, const std::string& format)
   const std::string problem = geometry.Validate();
   if (!problem.empty()) throw InvalidInput(path + ": invalid geometry in the header: " + problem);
   for (float v : raw.voxels) {
-    if (!std::isfinite(v)) throw InvalidInput(path + ": the volume contains NaN or infinite values");
+    if (!std::isfinite(v))
+      throw InvalidInput(path + ": the volume contains NaN or infinite values");
   }
   VolumeReadResult result;
   result.format = format;
@@ -59,6 +61,49 @@ VolumeReadResult ReadWithItk(const std::string& path, const std::string& format)
 
 bool HasVolumeExtension(const std::string& path) { return !FormatOf(path).empty(); }
 
+VolumeGeometry ReadVolumeInSlabs(const std::string& path, int slices_per_slab,
+                                 const SlabConsumer& consume, const VolumeReadOptions& options) {
+  std::error_code ec;
+  const std::string format = FormatOf(path);
+  if (format.empty() || !fs::is_regular_file(path, ec) || fs::file_size(path, ec) == 0) {
+    // DICOM, missing or empty files: the whole-volume reader says what is wrong.
+    VolumeReadResult whole = ReadVolume(path, options);
+    const Volume slab = whole.volume.ToFloat();
+    consume(slab.geometry(), slab, 0);
+    return slab.geometry();
+  }
+  VolumeGeometry geometry;
+  internal::ItkReadVolumeSlabs(
+      path, format, slices_per_slab,
+      [&](const internal::ItkVolume& header, const float* voxels, int k_begin, int slices) {
+        if (k_begin == 0) {
+          for (int d = 0; d < 3; ++d) {
+            geometry.size[d] = header.size[d];
+            geometry.spacing_mm[d] = header.spacing[d];
+            geometry.origin_mm[d] = header.origin[d];
+            for (int e = 0; e < 3; ++e) geometry.direction(d, e) = header.direction[3 * d + e];
+          }
+          const std::string problem = geometry.Validate();
+          if (!problem.empty()) {
+            throw InvalidInput(path + ": invalid geometry in the header: " + problem);
+          }
+        }
+        VolumeGeometry slab_geometry = geometry;
+        slab_geometry.size.z() = slices;
+        slab_geometry.origin_mm = geometry.IndexToWorld(Eigen::Vector3d(0, 0, k_begin));
+        Volume slab(slab_geometry, VoxelType::kFloat32);
+        const int64_t n = slab.num_voxels();
+        for (int64_t i = 0; i < n; ++i) {
+          if (!std::isfinite(voxels[i])) {
+            throw InvalidInput(path + ": the volume contains NaN or infinite values");
+          }
+        }
+        std::copy(voxels, voxels + n, slab.data<float>());
+        consume(geometry, slab, k_begin);
+      });
+  return geometry;
+}
+
 VolumeReadResult ReadVolume(const std::string& path, const VolumeReadOptions& options) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw IoError(path + ": no such file or folder");
@@ -69,19 +114,22 @@ VolumeReadResult ReadVolume(const std::string& path, const VolumeReadOptions& op
   if (internal::HasDicomPreamble(path) || Lower(fs::path(path).extension().string()) == ".dcm") {
     return internal::ReadDicom(path, options);
   }
-  throw InvalidInput(path + ": unknown volume format; expected a DICOM folder or file, .nii, "
+  throw InvalidInput(path +
+                     ": unknown volume format; expected a DICOM folder or file, .nii, "
                      ".nii.gz, .mha, .mhd, .nrrd or .nhdr");
 }
 
 void WriteVolume(const Volume& volume, const std::string& path) {
   const std::string format = FormatOf(path);
   if (format.empty()) {
-    throw InvalidInput(path + ": cannot choose a volume format from the extension; use .mha, "
+    throw InvalidInput(path +
+                       ": cannot choose a volume format from the extension; use .mha, "
                        ".nii, .nii.gz or .nrrd");
   }
   if (volume.empty()) throw InvalidInput(path + ": refusing to write an empty volume");
   if (EndsWith(Lower(path), ".mhd") || EndsWith(Lower(path), ".nhdr")) {
-    throw InvalidInput(path + ": detached-header formats write two files and cannot be written "
+    throw InvalidInput(path +
+                       ": detached-header formats write two files and cannot be written "
                        "atomically; use .mha or .nrrd");
   }
   const VolumeGeometry& g = volume.geometry();

@@ -5,6 +5,7 @@
 // ships its own copy of Eigen, which must never meet the system Eigen in one
 // translation unit.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,15 @@ struct ItkVolume {
 // Reads a NIfTI / MetaImage / NRRD file into LPS. Throws InvalidInput naming
 // `path` for malformed files.
 ItkVolume ItkReadVolume(const std::string& path, const std::string& format);
+
+// Reads the file in slabs of at most `slices_per_slab` slices along k, in
+// order, calling consume(header, voxels of the slab, k_begin, slice count);
+// `header` has no voxels. Formats that ITK cannot stream (compressed files)
+// come as one slab. Memory stays at one slab plus what the format needs.
+using SlabConsumer =
+    std::function<void(const ItkVolume& header, const float* voxels, int k_begin, int slices)>;
+void ItkReadVolumeSlabs(const std::string& path, const std::string& format, int slices_per_slab,
+                        const SlabConsumer& consume);
 
 // Writes `geometry` with the voxels at `int16_voxels` or `float_voxels`
 // (exactly one non-null) to `file_path`, choosing the format by extension.

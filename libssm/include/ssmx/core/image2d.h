@@ -7,9 +7,11 @@
 
 namespace ssmx {
 
-// What the values of an X-ray image mean (the "quantity" of the JSON sidecar).
-enum class ImageQuantity { kLineIntegral, kIntensity, kMask };
-const char* ImageQuantityName(ImageQuantity quantity);  // "line_integral", ...
+// What the values of an X-ray image mean (the "quantity" of the JSON sidecar):
+// the line integral of mu (no unit), detected counts, a 0/1 mask, or the
+// path length in mm through a structure.
+enum class ImageQuantity { kLineIntegral, kIntensity, kMask, kPathLength };
+const char* ImageQuantityName(ImageQuantity quantity);  // "line_integral", ..., "path_length_mm"
 // Parses the sidecar name; throws InvalidInput for an unknown one.
 ImageQuantity ParseImageQuantity(const std::string& name);
 

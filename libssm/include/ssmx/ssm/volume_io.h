@@ -1,6 +1,7 @@
 #ifndef SSMX_SSM_VOLUME_IO_H_
 #define SSMX_SSM_VOLUME_IO_H_
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -43,6 +44,20 @@ struct VolumeReadResult {
 // Throws IoError for unreadable paths and InvalidInput for malformed or
 // refused data, naming the path and the reason.
 VolumeReadResult ReadVolume(const std::string& path, const VolumeReadOptions& options = {});
+
+// Reads a volume slab by slab, so that a large CT can be converted (to
+// attenuation, say) without holding the whole file in memory twice. Calls
+// consume(whole, slab, k_begin) for consecutive slabs of at most
+// `slices_per_slab` slices: `whole` is the geometry of the entire volume and
+// `slab` holds slices k_begin .. k_begin + n - 1 (float, its own geometry).
+// MetaImage, NRRD and uncompressed NIfTI stream through ITK; compressed files
+// and DICOM folders are read whole and passed as one slab. Returns the whole
+// volume's geometry. Errors as ReadVolume.
+using SlabConsumer =
+    std::function<void(const VolumeGeometry& whole, const Volume& slab, int k_begin)>;
+VolumeGeometry ReadVolumeInSlabs(const std::string& path, int slices_per_slab,
+                                 const SlabConsumer& consume,
+                                 const VolumeReadOptions& options = {});
 
 // Writes MetaImage (.mha, .mhd), NIfTI (.nii, .nii.gz) or NRRD (.nrrd),
 // chosen by extension, atomically (temporary file + rename).

@@ -1,0 +1,472 @@
+#include "ssmx/drr/projector.h"
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "internal/parallel.h"
+#include "ssmx/core/error.h"
+
+namespace ssmx::drr {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Everything a kernel needs, in "shifted index" coordinates xi = ijk + 0.5, in
+// which voxel n occupies [n, n+1) along each axis.
+struct Grid {
+  const float* mu;
+  int64_t n[3];
+  int64_t stride[3];
+  double box_lo[3];  // clip box (shifted index)
+  double box_hi[3];
+};
+
+// Clips the segment a + t*dir, t in [0, 1], to the box; false when it misses.
+inline bool Clip(const double a[3], const double dir[3], const double lo[3], const double hi[3],
+                 double* t_in, double* t_out) {
+  double t0 = 0.0, t1 = 1.0;
+  for (int axis = 0; axis < 3; ++axis) {
+    if (std::abs(dir[axis]) < 1e-300) {
+      if (a[axis] < lo[axis] || a[axis] >= hi[axis]) return false;
+      continue;
+    }
+    const double inv = 1.0 / dir[axis];
+    double ta = (lo[axis] - a[axis]) * inv;
+    double tb = (hi[axis] - a[axis]) * inv;
+    if (ta > tb) std::swap(ta, tb);
+    t0 = std::max(t0, ta);
+    t1 = std::min(t1, tb);
+  }
+  *t_in = t0;
+  *t_out = t1;
+  return t0 < t1;
+}
+
+// Integral of mu over t (the segment parameter) along a + t*dir by exact voxel
+// traversal: the caller multiplies by the segment's length in mm.
+double TraverseExact(const Grid& g, const double a[3], const double dir[3]) {
+  double t, t_end;
+  if (!Clip(a, dir, g.box_lo, g.box_hi, &t, &t_end)) return 0.0;
+  const int64_t lo[3] = {static_cast<int64_t>(g.box_lo[0]), static_cast<int64_t>(g.box_lo[1]),
+                         static_cast<int64_t>(g.box_lo[2])};
+  const int64_t hi[3] = {static_cast<int64_t>(g.box_hi[0]) - 1,
+                         static_cast<int64_t>(g.box_hi[1]) - 1,
+                         static_cast<int64_t>(g.box_hi[2]) - 1};
+  // The first voxel: where the middle of the clipped segment's first bit lies.
+  // Evaluate the entry point and clamp, so a ray entering through the upper
+  // face starts in the last voxel.
+  int64_t index[3];
+  int64_t step[3];
+  double t_next[3];
+  double t_delta[3];
+  int64_t offset = 0;
+  for (int axis = 0; axis < 3; ++axis) {
+    const double p = a[axis] + t * dir[axis];
+    int64_t i = static_cast<int64_t>(std::floor(p));
+    if (dir[axis] < 0 && static_cast<double>(i) == p) --i;  // on a plane, moving down
+    i = std::clamp(i, lo[axis], hi[axis]);
+    index[axis] = i;
+    offset += i * g.stride[axis];
+    if (dir[axis] > 0) {
+      step[axis] = 1;
+      t_delta[axis] = 1.0 / dir[axis];
+      t_next[axis] = (static_cast<double>(i + 1) - a[axis]) / dir[axis];
+    } else if (dir[axis] < 0) {
+      step[axis] = -1;
+      t_delta[axis] = -1.0 / dir[axis];
+      t_next[axis] = (static_cast<double>(i) - a[axis]) / dir[axis];
+    } else {
+      step[axis] = 0;
+      t_delta[axis] = kInf;
+      t_next[axis] = kInf;
+    }
+  }
+  const float* mu = g.mu;
+  double sum = 0.0;
+  for (;;) {
+    int axis = 0;
+    if (t_next[1] < t_next[axis]) axis = 1;
+    if (t_next[2] < t_next[axis]) axis = 2;
+    const double t_cross = t_next[axis];
+    if (t_cross >= t_end) {
+      sum += mu[offset] * (t_end - t);
+      break;
+    }
+    sum += mu[offset] * (t_cross - t);
+    t = t_cross;
+    index[axis] += step[axis];
+    if (index[axis] < lo[axis] || index[axis] > hi[axis]) break;
+    offset += step[axis] * g.stride[axis];
+    t_next[axis] += t_delta[axis];
+  }
+  return sum;
+}
+
+inline float SampleTrilinear(const Grid& g, double x, double y, double z) {
+  // x, y, z in ITK index coordinates (voxel centres at integers); values
+  // beyond the outermost centres repeat the edge voxel (the voxel is a box).
+  const double c[3] = {x, y, z};
+  int64_t i0[3], i1[3];
+  float f[3];
+  for (int axis = 0; axis < 3; ++axis) {
+    const double p = std::clamp(c[axis], 0.0, static_cast<double>(g.n[axis] - 1));
+    int64_t i = static_cast<int64_t>(p);
+    if (i > g.n[axis] - 2) i = std::max<int64_t>(g.n[axis] - 2, 0);
+    i0[axis] = i * g.stride[axis];
+    i1[axis] = std::min(i + 1, g.n[axis] - 1) * g.stride[axis];
+    f[axis] = static_cast<float>(p - static_cast<double>(i));
+  }
+  const float* m = g.mu;
+  const float c00 =
+      m[i0[0] + i0[1] + i0[2]] + f[0] * (m[i1[0] + i0[1] + i0[2]] - m[i0[0] + i0[1] + i0[2]]);
+  const float c10 =
+      m[i0[0] + i1[1] + i0[2]] + f[0] * (m[i1[0] + i1[1] + i0[2]] - m[i0[0] + i1[1] + i0[2]]);
+  const float c01 =
+      m[i0[0] + i0[1] + i1[2]] + f[0] * (m[i1[0] + i0[1] + i1[2]] - m[i0[0] + i0[1] + i1[2]]);
+  const float c11 =
+      m[i0[0] + i1[1] + i1[2]] + f[0] * (m[i1[0] + i1[1] + i1[2]] - m[i0[0] + i1[1] + i1[2]]);
+  const float c0 = c00 + f[1] * (c10 - c00);
+  const float c1 = c01 + f[1] * (c11 - c01);
+  return c0 + f[2] * (c1 - c0);
+}
+
+// Integral of trilinearly interpolated mu over t along a + t*dir (shifted index
+// coordinates), midpoint rule with `samples_per_unit_t` samples per unit of t.
+double TraverseTrilinear(const Grid& g, const double a[3], const double dir[3],
+                         double samples_per_unit_t) {
+  double t0, t1;
+  if (!Clip(a, dir, g.box_lo, g.box_hi, &t0, &t1)) return 0.0;
+  const int64_t count =
+      std::max<int64_t>(1, static_cast<int64_t>(std::ceil((t1 - t0) * samples_per_unit_t)));
+  const double h = (t1 - t0) / static_cast<double>(count);
+  // Sample positions in ITK index coordinates: xi - 0.5.
+  double x = a[0] - 0.5 + (t0 + 0.5 * h) * dir[0];
+  double y = a[1] - 0.5 + (t0 + 0.5 * h) * dir[1];
+  double z = a[2] - 0.5 + (t0 + 0.5 * h) * dir[2];
+  const double dx = h * dir[0], dy = h * dir[1], dz = h * dir[2];
+  double sum = 0.0;
+  for (int64_t k = 0; k < count; ++k) {
+    sum += SampleTrilinear(g, x, y, z);
+    x += dx;
+    y += dy;
+    z += dz;
+  }
+  return sum * h;
+}
+
+Grid MakeGrid(const PreparedVolume& volume, ProjectorKind kind) {
+  const VolumeGeometry& geo = volume.geometry();
+  Grid g;
+  g.mu = volume.data();
+  for (int axis = 0; axis < 3; ++axis) g.n[axis] = geo.size[axis];
+  g.stride[0] = 1;
+  g.stride[1] = g.n[0];
+  g.stride[2] = g.n[0] * g.n[1];
+  const Eigen::Vector3i lo = volume.nonzero_min(), hi = volume.nonzero_max();
+  for (int axis = 0; axis < 3; ++axis) {
+    if (kind == ProjectorKind::kExact) {
+      g.box_lo[axis] = lo[axis];
+      g.box_hi[axis] = hi[axis] + 1.0;
+    } else {
+      // The interpolant reaches one voxel beyond the last non-zero centre;
+      // shifted coordinates of [lo - 1, hi + 1] clamped to the voxel boxes.
+      g.box_lo[axis] = std::max(0.0, lo[axis] - 0.5);
+      g.box_hi[axis] = std::min(static_cast<double>(g.n[axis]), hi[axis] + 1.5);
+    }
+  }
+  return g;
+}
+
+// The world -> shifted-index affine map.
+struct ShiftedIndexMap {
+  Eigen::Matrix3d linear;
+  Eigen::Vector3d offset;
+  Eigen::Vector3d operator()(const Eigen::Vector3d& p) const { return linear * p + offset; }
+};
+
+ShiftedIndexMap MakeIndexMap(const VolumeGeometry& geo) {
+  const Eigen::Matrix4d index_from_world = geo.IndexFromWorld();
+  ShiftedIndexMap map;
+  map.linear = index_from_world.topLeftCorner<3, 3>();
+  map.offset = index_from_world.topRightCorner<3, 1>() + Eigen::Vector3d::Constant(0.5);
+  return map;
+}
+
+double SamplesPerMm(const VolumeGeometry& geo, const ProjectionOptions& options) {
+  return 1.0 / (options.step_voxels * geo.spacing_mm.minCoeff());
+}
+
+void CheckOptions(const ProjectionOptions& options) {
+  std::string error;
+  if (!options.IsValid(&error)) throw InvalidInput("projection options: " + error);
+}
+
+double IntegrateShifted(const Grid& grid, const Eigen::Vector3d& a, const Eigen::Vector3d& b,
+                        double length_mm, ProjectorKind kind, double samples_per_mm) {
+  const double pa[3] = {a.x(), a.y(), a.z()};
+  const double dir[3] = {b.x() - a.x(), b.y() - a.y(), b.z() - a.z()};
+  if (kind == ProjectorKind::kExact) return TraverseExact(grid, pa, dir) * length_mm;
+  return TraverseTrilinear(grid, pa, dir, samples_per_mm * length_mm) * length_mm;
+}
+
+}  // namespace
+
+// ---- PreparedVolume ---------------------------------------------------------
+
+namespace {
+
+void CheckVolume(const Volume& volume, const char* what) {
+  if (volume.empty()) throw InvalidInput(std::string(what) + " is empty");
+  const std::string problem = volume.geometry().Validate();
+  if (!problem.empty()) throw InvalidInput(std::string(what) + ": " + problem);
+}
+
+template <typename T, typename F>
+void ConvertVoxels(const T* in, float* out, int64_t count, const F& convert) {
+  for (int64_t i = 0; i < count; ++i) out[i] = convert(static_cast<float>(in[i]));
+}
+
+template <typename F>
+void ConvertVolume(const Volume& in, float* out, const F& convert) {
+  if (in.voxel_type() == VoxelType::kInt16) {
+    ConvertVoxels(in.data<int16_t>(), out, in.num_voxels(), convert);
+  } else {
+    ConvertVoxels(in.data<float>(), out, in.num_voxels(), convert);
+  }
+}
+
+void CheckMuWater(double mu_water_per_mm) {
+  if (!(mu_water_per_mm > 0) || !std::isfinite(mu_water_per_mm)) {
+    throw InvalidInput(
+        "mu_water must be a positive attenuation in 1/mm (default 0.02059 at "
+        "about 60 keV)");
+  }
+}
+
+}  // namespace
+
+PreparedVolume PreparedVolume::FromHounsfield(const Volume& ct, double mu_water_per_mm) {
+  CheckVolume(ct, "CT volume");
+  CheckMuWater(mu_water_per_mm);
+  PreparedVolume prepared;
+  prepared.geometry_ = ct.geometry();
+  prepared.mu_.resize(ct.num_voxels());
+  ConvertVolume(ct, prepared.mu_.data(), [mu_water_per_mm](float hu) {
+    return AttenuationFromHounsfield(hu, mu_water_per_mm);
+  });
+  prepared.FindNonzeroBox();
+  return prepared;
+}
+
+PreparedVolume PreparedVolume::FromHounsfieldMasked(const Volume& ct, const Volume& mask,
+                                                    double mu_water_per_mm) {
+  PreparedVolume prepared = FromHounsfield(ct, mu_water_per_mm);
+  CheckVolume(mask, "label mask");
+  const VolumeGeometry& a = ct.geometry();
+  const VolumeGeometry& b = mask.geometry();
+  if (a.size != b.size || !a.spacing_mm.isApprox(b.spacing_mm, 1e-5) ||
+      (a.origin_mm - b.origin_mm).norm() > 1e-3 * a.spacing_mm.minCoeff() ||
+      !a.direction.isApprox(b.direction, 1e-5)) {
+    throw InvalidInput(
+        "the label map's grid differs from the CT's (size, spacing, origin or "
+        "direction); resample the labels onto the CT first");
+  }
+  std::vector<float> keep(mask.num_voxels());
+  ConvertVolume(mask, keep.data(), [](float v) { return v != 0.0f ? 1.0f : 0.0f; });
+  for (size_t i = 0; i < keep.size(); ++i) prepared.mu_[i] *= keep[i];
+  prepared.FindNonzeroBox();
+  return prepared;
+}
+
+PreparedVolume PreparedVolume::FromAttenuation(const Volume& mu) {
+  CheckVolume(mu, "attenuation volume");
+  PreparedVolume prepared;
+  prepared.geometry_ = mu.geometry();
+  prepared.mu_.resize(mu.num_voxels());
+  ConvertVolume(mu, prepared.mu_.data(), [](float v) { return v; });
+  for (float v : prepared.mu_) {
+    if (!(v >= 0.0f) || !std::isfinite(v)) {
+      throw InvalidInput(
+          "attenuation volume has a negative or non-finite value; mu must be >= 0 "
+          "(1/mm)");
+    }
+  }
+  prepared.FindNonzeroBox();
+  return prepared;
+}
+
+PreparedVolume PreparedVolume::FromMask(const Volume& labels) {
+  CheckVolume(labels, "label volume");
+  PreparedVolume prepared;
+  prepared.geometry_ = labels.geometry();
+  prepared.mu_.resize(labels.num_voxels());
+  ConvertVolume(labels, prepared.mu_.data(), [](float v) { return v != 0.0f ? 1.0f : 0.0f; });
+  prepared.FindNonzeroBox();
+  return prepared;
+}
+
+PreparedVolume PreparedVolume::ReadHounsfield(const std::string& path, double mu_water_per_mm,
+                                              const ssm::VolumeReadOptions& options) {
+  CheckMuWater(mu_water_per_mm);
+  std::unique_ptr<Builder> builder;
+  ssm::ReadVolumeInSlabs(
+      path, 16,
+      [&](const VolumeGeometry& whole, const Volume& slab, int k_begin) {
+        if (!builder) builder = std::make_unique<Builder>(whole, mu_water_per_mm);
+        builder->AddHounsfieldSlab(slab, k_begin);
+      },
+      options);
+  if (!builder) throw InvalidInput(path + ": the volume has no slices");
+  return builder->Finish();
+}
+
+void PreparedVolume::FindNonzeroBox() {
+  const Eigen::Vector3i n = geometry_.size;
+  Eigen::Vector3i lo = n, hi = Eigen::Vector3i::Constant(-1);
+  const float* mu = mu_.data();
+  for (int k = 0; k < n.z(); ++k) {
+    for (int j = 0; j < n.y(); ++j) {
+      const float* row = mu + (static_cast<int64_t>(k) * n.y() + j) * n.x();
+      int first = -1, last = -1;
+      for (int i = 0; i < n.x(); ++i) {
+        if (row[i] != 0.0f) {
+          first = i;
+          break;
+        }
+      }
+      if (first < 0) continue;
+      for (int i = n.x() - 1; i >= first; --i) {
+        if (row[i] != 0.0f) {
+          last = i;
+          break;
+        }
+      }
+      lo = lo.cwiseMin(Eigen::Vector3i(first, j, k));
+      hi = hi.cwiseMax(Eigen::Vector3i(last, j, k));
+    }
+  }
+  nonzero_min_ = lo;
+  nonzero_max_ = hi;
+}
+
+PreparedVolume::Builder::Builder(const VolumeGeometry& geometry, double mu_water_per_mm)
+    : volume_(std::make_unique<PreparedVolume>()), mu_water_per_mm_(mu_water_per_mm) {
+  const std::string problem = geometry.Validate();
+  if (!problem.empty()) throw InvalidInput("CT volume: " + problem);
+  CheckMuWater(mu_water_per_mm);
+  volume_->geometry_ = geometry;
+  volume_->mu_.resize(geometry.NumVoxels());
+  filled_.assign(geometry.size.z(), false);
+}
+
+void PreparedVolume::Builder::AddHounsfieldSlab(const Volume& slab_hu, int k_begin) {
+  if (!volume_) throw InvalidInput("PreparedVolume::Builder used after Finish()");
+  const Eigen::Vector3i n = volume_->geometry_.size;
+  const Eigen::Vector3i s = slab_hu.geometry().size;
+  if (s.x() != n.x() || s.y() != n.y() || k_begin < 0 || k_begin + s.z() > n.z()) {
+    throw InvalidInput("CT slab " + std::to_string(s.x()) + "x" + std::to_string(s.y()) + "x" +
+                       std::to_string(s.z()) + " at slice " + std::to_string(k_begin) +
+                       " does not fit the volume");
+  }
+  float* out = volume_->mu_.data() + static_cast<int64_t>(k_begin) * n.x() * n.y();
+  const double mu_water = mu_water_per_mm_;
+  ConvertVolume(slab_hu, out,
+                [mu_water](float hu) { return AttenuationFromHounsfield(hu, mu_water); });
+  for (int k = 0; k < s.z(); ++k) filled_[k_begin + k] = true;
+}
+
+PreparedVolume PreparedVolume::Builder::Finish() {
+  if (!volume_) throw InvalidInput("PreparedVolume::Builder::Finish() called twice");
+  for (size_t k = 0; k < filled_.size(); ++k) {
+    if (!filled_[k]) {
+      throw InvalidInput("CT slice " + std::to_string(k) + " was never added to the volume");
+    }
+  }
+  PreparedVolume result = std::move(*volume_);
+  volume_.reset();
+  result.FindNonzeroBox();
+  return result;
+}
+
+// ---- Projection --------------------------------------------------------------
+
+const char* ProjectorKindName(ProjectorKind kind) {
+  return kind == ProjectorKind::kExact ? "exact" : "trilinear";
+}
+
+ProjectorKind ParseProjectorKind(const std::string& name) {
+  if (name == "exact") return ProjectorKind::kExact;
+  if (name == "trilinear") return ProjectorKind::kTrilinear;
+  throw InvalidInput("unknown projector \"" + name + "\": expected exact or trilinear");
+}
+
+bool ProjectionOptions::IsValid(std::string* error) const {
+  if (!(step_voxels > 0) || !(step_voxels <= 4) || !std::isfinite(step_voxels)) {
+    if (error) *error = "the trilinear step must lie in (0, 4] voxels";
+    return false;
+  }
+  if (threads < 0) {
+    if (error) *error = "threads must be >= 0 (0 = every core)";
+    return false;
+  }
+  return true;
+}
+
+Image2D Project(const PreparedVolume& volume, const ProjectionGeometry& geometry,
+                const ProjectionOptions& options) {
+  CheckOptions(options);
+  if (volume.empty()) throw InvalidInput("projection of an empty volume");
+  if (geometry.rows() <= 0) throw InvalidInput("projection geometry is not set");
+  Image2D image(geometry.rows(), geometry.cols());
+  image.pixel_spacing_u_mm = geometry.pixel_spacing_u_mm();
+  image.pixel_spacing_v_mm = geometry.pixel_spacing_v_mm();
+  image.quantity = ImageQuantity::kLineIntegral;
+  if (volume.nonzero_max().x() < volume.nonzero_min().x()) return image;  // all zero
+
+  const Grid grid = MakeGrid(volume, options.projector);
+  const ShiftedIndexMap index_map = MakeIndexMap(volume.geometry());
+  const Eigen::Vector3d source = geometry.SourcePosition();
+  const Eigen::Vector3d a = index_map(source);
+  // Detector point of pixel (u, v): s + SID * M^-1 (u, v, 1): affine in (u, v).
+  const Eigen::Vector3d p00 = geometry.DetectorPoint(0, 0);
+  const Eigen::Vector3d pu = geometry.DetectorPoint(1, 0) - p00;
+  const Eigen::Vector3d pv = geometry.DetectorPoint(0, 1) - p00;
+  const double samples_per_mm = SamplesPerMm(volume.geometry(), options);
+
+  constexpr int kTile = 16;
+  const int tiles_u = (geometry.cols() + kTile - 1) / kTile;
+  const int tiles_v = (geometry.rows() + kTile - 1) / kTile;
+  internal::ParallelFor(
+      static_cast<int64_t>(tiles_u) * tiles_v, internal::ResolveThreads(options.threads),
+      [&](int64_t tile) {
+        const int u0 = static_cast<int>(tile % tiles_u) * kTile;
+        const int v0 = static_cast<int>(tile / tiles_u) * kTile;
+        const int u1 = std::min(u0 + kTile, geometry.cols());
+        const int v1 = std::min(v0 + kTile, geometry.rows());
+        for (int v = v0; v < v1; ++v) {
+          for (int u = u0; u < u1; ++u) {
+            const Eigen::Vector3d pixel = p00 + u * pu + v * pv;
+            const double length = (pixel - source).norm();
+            image.pixels[static_cast<size_t>(v) * image.cols + u] =
+                static_cast<float>(IntegrateShifted(grid, a, index_map(pixel), length,
+                                                    options.projector, samples_per_mm));
+          }
+        }
+      });
+  return image;
+}
+
+double IntegrateSegment(const PreparedVolume& volume, const Eigen::Vector3d& from_mm,
+                        const Eigen::Vector3d& to_mm, const ProjectionOptions& options) {
+  CheckOptions(options);
+  if (volume.empty()) throw InvalidInput("integration through an empty volume");
+  if (volume.nonzero_max().x() < volume.nonzero_min().x()) return 0.0;
+  const Grid grid = MakeGrid(volume, options.projector);
+  const ShiftedIndexMap index_map = MakeIndexMap(volume.geometry());
+  return IntegrateShifted(grid, index_map(from_mm), index_map(to_mm), (to_mm - from_mm).norm(),
+                          options.projector, SamplesPerMm(volume.geometry(), options));
+}
+
+}  // namespace ssmx::drr
