@@ -22,7 +22,10 @@
 #include "ssmx/ssm/mesh_io.h"
 #include "ssmx/ssm/phantom.h"
 #include "ssmx/ssm/primitives.h"
+#include "ssmx/ssm/surface.h"
+#include "ssmx/ssm/surface_distance.h"
 #include "ssmx/ssm/volume_io.h"
+#include "ssmx/ssm/voxelize.h"
 
 namespace ssmx::cli {
 namespace {
@@ -72,7 +75,8 @@ int RunDemo(const std::vector<std::string>& argv, const Settings& settings) {
       "(report.json, report.md) to DIR. Stages so far: volume IO round trip (MetaImage,\n"
       "NIfTI) with geometry checks, mesh IO round trip through every mesh format, AR\n"
       "export (GLB, USDZ, offline viewer) of the sphere with a heat map, the mean phantom\n"
-      "femur as a mesh and a CT, and AP + LAT DRRs of that CT with the femur's mask.",
+      "femur as a mesh and a CT, AP + LAT DRRs of that CT with the femur's mask, and\n"
+      "surfaces: a voxelised sphere meshed, smoothed, decimated and measured against it.",
       "ssmx demo --out /tmp/ssmx-demo");
   args.Option("out", "DIR", "output folder (default: ./ssmx-demo)");
   if (!args.Parse(argv)) return 0;
@@ -91,7 +95,7 @@ int RunDemo(const std::vector<std::string>& argv, const Settings& settings) {
   // Stage 1: volumes.
   {
     const auto start = std::chrono::steady_clock::now();
-    say("[1/5] volume IO: synthetic thigh CT, written and read back as MetaImage and NIfTI");
+    say("[1/6] volume IO: synthetic thigh CT, written and read back as MetaImage and NIfTI");
     const Volume ct = MakeThighVolume();
     nlohmann::json stage = {{"stage", "volume_io"}};
     for (const std::string name : {"thigh_ct.mha", "thigh_ct.nii.gz"}) {
@@ -127,7 +131,7 @@ int RunDemo(const std::vector<std::string>& argv, const Settings& settings) {
   {
     const auto start = std::chrono::steady_clock::now();
     const double radius = 25.0;
-    say("[2/5] mesh IO: geodesic sphere of radius 25 mm through STL, PLY, OBJ, VTK and VTP");
+    say("[2/6] mesh IO: geodesic sphere of radius 25 mm through STL, PLY, OBJ, VTK and VTP");
     const TriangleMesh sphere = ssm::MakeIcosphere(radius, 5);
     const double analytic = 4.0 / 3.0 * kPi * radius * radius * radius;
     nlohmann::json stage = {{"stage", "mesh_io"},
@@ -176,7 +180,7 @@ int RunDemo(const std::vector<std::string>& argv, const Settings& settings) {
   // Stage 3: AR export of the sphere with an analytic heat map.
   {
     const auto start = std::chrono::steady_clock::now();
-    say("[3/5] AR export: the sphere with uncertainty_mm = 1 + 2 (z + 25) / 50 as GLB, USDZ and "
+    say("[3/6] AR export: the sphere with uncertainty_mm = 1 + 2 (z + 25) / 50 as GLB, USDZ and "
         "viewer");
     ar_export::Scene scene;
     ar_export::Structure ball;
@@ -240,7 +244,7 @@ int RunDemo(const std::vector<std::string>& argv, const Settings& settings) {
   Volume femur_ct;
   {
     const auto start = std::chrono::steady_clock::now();
-    say("[4/5] phantom: the mean right femur as a mesh and as a CT (1.5 mm voxels)");
+    say("[4/6] phantom: the mean right femur as a mesh and as a CT (1.5 mm voxels)");
     ssm::PhantomMeshOptions mesh_options;
     mesh_options.spacing_mm = 1.0;
     mesh_options.target_faces = 10000;
@@ -282,7 +286,7 @@ int RunDemo(const std::vector<std::string>& argv, const Settings& settings) {
   // Stage 5: DRRs of the phantom CT and the femur's mask on the same geometry.
   {
     const auto start = std::chrono::steady_clock::now();
-    say("[5/5] DRR: AP and LAT of the phantom CT (exact projector) and the femur mask from its "
+    say("[5/6] DRR: AP and LAT of the phantom CT (exact projector) and the femur mask from its "
         "mesh");
     const drr::PreparedVolume prepared = drr::PreparedVolume::FromHounsfield(femur_ct);
     // The bone alone: CT voxels above 250 HU.
@@ -332,6 +336,40 @@ int RunDemo(const std::vector<std::string>& argv, const Settings& settings) {
     all_ok = all_ok && ok;
     stage["seconds"] = Seconds(start);
     report["stages"].push_back(stage);
+  }
+
+  // Stage 6: surfaces. A sphere is voxelised at 1 mm, meshed back (flying
+  // edges, smoothing, decimation) and compared with the exact geodesic sphere.
+  {
+    const auto start = std::chrono::steady_clock::now();
+    const double radius = 25.0;
+    say("[6/6] surfaces: sphere of radius 25 mm voxelised at 1 mm, meshed, smoothed, decimated, "
+        "measured");
+    const TriangleMesh sphere = ssm::MakeIcosphere(radius, 5);
+    const Volume mask = ssm::Voxelize(sphere, 1.0, 3.0);
+    ssm::SurfaceOptions options;
+    options.target_faces = 8000;
+    const TriangleMesh mesh = ssm::ExtractLabelSurface(mask, 1, options);
+    ssm::WriteMesh(mesh, (out / "sphere_from_voxels.stl").string());
+    const ssm::SurfaceDistanceSummary d = ssm::ComputeSurfaceDistance(mesh, sphere);
+    const MeshCheck check = CheckMesh(mesh);
+    const bool ok = check.watertight() && check.connected_components == 1 && d.mean_mm < 0.25 &&
+                    d.hausdorff_mm < 1.0 && d.dice > 0.98;
+    all_ok = all_ok && ok;
+    report["stages"].push_back(
+        {{"stage", "surfaces"},
+         {"faces", mesh.num_faces()},
+         {"watertight", check.watertight()},
+         {"distance",
+          {{"mean_mm", d.mean_mm}, {"hausdorff_mm", d.hausdorff_mm}, {"dice", d.dice}, {"ok", ok}}},
+         {"seconds", Seconds(start)}});
+    char line[200];
+    std::snprintf(
+        line, sizeof(line),
+        "      %ld faces, watertight %s, mean distance %.3f mm, Hausdorff %.3f mm, Dice %.4f",
+        static_cast<long>(mesh.num_faces()), check.watertight() ? "yes" : "NO", d.mean_mm,
+        d.hausdorff_mm, d.dice);
+    say(line);
   }
 
   report["ok"] = all_ok;

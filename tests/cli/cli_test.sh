@@ -208,6 +208,17 @@ assert abs(d["enclosed_volume_mm3"] / d["label_voxel_volume_mm3"] - 1) < 0.03, d
 else
   echo "skipped: real-label checks ($data/ct/totalseg_abdomen/labels not found; set SSMX_DATA)"
 fi
+if [ -d "$data/dicom/totalseg_abdomen_j2k_empty_uids" ]; then
+  expect 0 "mesh on a DICOM folder" -- "$ssmx" mesh "$data/dicom/totalseg_abdomen_j2k_empty_uids" \
+    --hu-threshold 250 --target-faces 20000 --out "$work/dicom_bone.ply" --json
+  /usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["format"] == "DICOM" and d["watertight"] and d["faces"] <= 20400, d
+' "$work/out" && ok || fail "mesh on a DICOM folder: wrong content: $(head -c 300 "$work/out")"
+else
+  echo "skipped: DICOM mesh check ($data/dicom not found; set SSMX_DATA)"
+fi
 
 # Garbage input to mesh and distance.
 garbage_run "$work/bad/lying.nii" mesh "$work/bad/lying.nii" --hu-threshold 100 --out "$work/x.stl"
