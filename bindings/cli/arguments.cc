@@ -64,6 +64,7 @@ bool Arguments::Parse(const std::vector<std::string>& argv) {
         value = argv[++i];
       }
       values_[name] = value;
+      all_values_[name].push_back(value);
     }
   }
   return true;
@@ -75,6 +76,11 @@ bool Arguments::Has(const std::string& name) const { return values_.count(name) 
 std::string Arguments::Value(const std::string& name, const std::string& fallback) const {
   auto it = values_.find(name);
   return it == values_.end() ? fallback : it->second;
+}
+
+std::vector<std::string> Arguments::Values(const std::string& name) const {
+  auto it = all_values_.find(name);
+  return it == all_values_.end() ? std::vector<std::string>{} : it->second;
 }
 
 double Arguments::Number(const std::string& name, double fallback) const {

@@ -32,6 +32,8 @@ class Arguments {
   bool Flag(const std::string& name) const;
   bool Has(const std::string& name) const;
   std::string Value(const std::string& name, const std::string& fallback = "") const;
+  // Every value given for a repeatable option, in order ("--name a --name b").
+  std::vector<std::string> Values(const std::string& name) const;
   double Number(const std::string& name, double fallback) const;
   int Integer(const std::string& name, int fallback) const;
   const std::vector<std::string>& positional() const { return positional_; }
@@ -47,6 +49,7 @@ class Arguments {
   std::string command_, usage_, summary_, example_;
   std::vector<std::pair<std::string, Spec>> specs_;
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> all_values_;
   std::vector<std::string> positional_;
 };
 

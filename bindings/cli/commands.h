@@ -19,6 +19,7 @@ struct Command {
 int RunInfo(const std::vector<std::string>& args, const Settings& settings);
 int RunDrr(const std::vector<std::string>& args, const Settings& settings);
 int RunDemo(const std::vector<std::string>& args, const Settings& settings);
+int RunExport(const std::vector<std::string>& args, const Settings& settings);
 int RunMesh(const std::vector<std::string>& args, const Settings& settings);
 int RunDistance(const std::vector<std::string>& args, const Settings& settings);
 int RunPhantom(const std::vector<std::string>& args, const Settings& settings);

@@ -18,6 +18,7 @@ using ssmx::cli::Command;
 
 const Command kCommands[] = {
     {"info", "describe a volume, DICOM folder or mesh (geometry, QA findings, problems)", ssmx::cli::RunInfo},
+    {"export", "meshes to AR files (GLB, USDZ), OBJ/STL/PLY and an offline AR viewer", ssmx::cli::RunExport},
     {"demo", "run the pipeline on built-in data and write a report", ssmx::cli::RunDemo},
     {"mesh", "extract a surface from a label (mask folder, label map) or a CT threshold", ssmx::cli::RunMesh},
     {"distance", "surface distances, volumes and Dice between two meshes", ssmx::cli::RunDistance},
