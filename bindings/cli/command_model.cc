@@ -1,5 +1,6 @@
 // `ssmx build-model`, `ssmx model-info` and `ssmx sample`: statistical shape
 // models in statismo v0.9 HDF5 files (see docs/model_format.md).
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include "commands.h"
 #include "ssmx/core/atomic_write.h"
 #include "ssmx/ssm/mesh_io.h"
+#include "ssmx/ssm/model_metrics.h"
 #include "ssmx/ssm/shape_model.h"
 #include "ssmx/ssm/statismo_io.h"
 
@@ -111,6 +113,39 @@ std::string ModelText(const nlohmann::json& j) {
   return os.str();
 }
 
+// Mesh files: the arguments, with a folder replaced by its mesh files (sorted).
+std::vector<std::string> MeshFiles(const std::vector<std::string>& paths) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const std::string& p : paths) {
+    if (!std::filesystem::is_directory(p, ec)) {
+      files.push_back(p);
+      continue;
+    }
+    std::vector<std::string> in_dir;
+    for (const auto& entry : std::filesystem::directory_iterator(p, ec)) {
+      if (entry.is_regular_file() && ssm::HasMeshExtension(entry.path().string())) {
+        in_dir.push_back(entry.path().string());
+      }
+    }
+    if (in_dir.empty())
+      throw InvalidInput(p + ": the folder holds no mesh files (.ply, .stl, ...)");
+    std::sort(in_dir.begin(), in_dir.end());
+    files.insert(files.end(), in_dir.begin(), in_dir.end());
+  }
+  return files;
+}
+
+std::vector<TriangleMesh> ReadMeshes(const std::vector<std::string>& files) {
+  std::vector<TriangleMesh> meshes;
+  for (const std::string& f : files) meshes.push_back(ssm::ReadMesh(f));
+  return meshes;
+}
+
+nlohmann::json CurveJson(const ssm::MetricCurve& c) {
+  return {{"modes", c.modes}, {"mean_mm", c.mean_mm}, {"sd_mm", c.sd_mm}};
+}
+
 }  // namespace
 
 int RunBuildModel(const std::vector<std::string>& argv, const Settings& settings) {
@@ -148,11 +183,8 @@ int RunBuildModel(const std::vector<std::string>& argv, const Settings& settings
   if (const std::string problem = options.IsValid(); !problem.empty()) {
     throw UsageError("ssmx build-model: " + problem);
   }
-  std::vector<TriangleMesh> meshes;
-  for (const std::string& path : args.positional()) {
-    meshes.push_back(ssm::ReadMesh(path));
-    options.names.push_back(path);
-  }
+  const std::vector<TriangleMesh> meshes = ReadMeshes(args.positional());
+  options.names = args.positional();
   ssm::ShapeModelBuildReport report;
   const ssm::ShapeModel model = ssm::BuildShapeModel(meshes, options, &report);
   ssm::WriteStatismoModel(model, args.Value("out"));
@@ -263,6 +295,118 @@ int RunSample(const std::vector<std::string>& argv, const Settings& settings) {
   } else if (!settings.quiet) {
     std::cout << n << " samples of " << path << " (" << model.num_modes() << " modes, seed " << seed
               << ") in " << out << std::endl;
+  }
+  return 0;
+}
+
+int RunModelEval(const std::vector<std::string>& argv, const Settings& settings) {
+  Arguments args(
+      "model-eval",
+      "MODEL.h5 --test MESH... | --leave-one-out MESH|DIR... [--samples N] [--seed S] [--json]",
+      "Measures a shape model as curves over the number of modes k (docs/model_format.md):\n"
+      "compactness (cumulative variance fraction), generalisation (test shapes aligned to the\n"
+      "mean and reconstructed from k modes; mean corresponding-vertex distance, or with\n"
+      "--surface-distance the mean symmetric surface distance) and specificity (N seeded\n"
+      "samples with k modes, mean vertex distance to the closest reference shape). With\n"
+      "MODEL.h5 the test shapes are also the specificity references; with --leave-one-out\n"
+      "(meshes or folders of meshes in correspondence) generalisation is leave-one-out and\n"
+      "compactness and specificity use the model of all shapes.",
+      "ssmx model-eval --leave-one-out cohort/ --align rigid --json");
+  args.Option("test", "", "the positional meshes are test shapes for MODEL.h5 (first positional)")
+      .Option("leave-one-out", "", "the positional arguments are the training meshes or folders")
+      .Option("align", "KIND", "rigid (default), similarity or none: building and test alignment")
+      .Option("modes", "LIST", "comma-separated numbers of modes to evaluate (default all)")
+      .Option("samples", "N", "specificity samples (default 1000)")
+      .Option("seed", "S", "specificity seed (default 1)")
+      .Option("surface-distance", "", "generalisation by mean symmetric surface distance");
+  if (!args.Parse(argv)) return 0;
+  if (args.Flag("test") == args.Flag("leave-one-out")) {
+    throw UsageError("ssmx model-eval: give exactly one of --test and --leave-one-out; see --help");
+  }
+  ssm::MetricOptions options;
+  options.alignment = ssm::ParseAlignmentKind(args.Value("align", "rigid"), "--align");
+  options.samples = args.Integer("samples", 1000);
+  if (options.samples < 1) throw UsageError("ssmx model-eval: --samples must be >= 1");
+  options.seed = ParseSeed("model-eval", args.Value("seed", "1"));
+  options.surface_distance = args.Flag("surface-distance");
+  if (args.Has("modes")) {
+    std::stringstream list(args.Value("modes"));
+    std::string item;
+    while (std::getline(list, item, ',')) {
+      char* end = nullptr;
+      const long k = std::strtol(item.c_str(), &end, 10);
+      if (item.empty() || *end != '\0' || k < 1) {
+        throw UsageError("ssmx model-eval: --modes expects numbers >= 1 like 1,2,5; got \"" +
+                         args.Value("modes") + "\"");
+      }
+      options.modes.push_back(static_cast<int>(k));
+    }
+  }
+  ssm::ShapeModel model;
+  std::vector<TriangleMesh> shapes;
+  ssm::MetricCurve generalisation;
+  nlohmann::json out;
+  if (args.Flag("test")) {
+    if (args.positional().size() < 2) {
+      throw UsageError("ssmx model-eval: --test needs MODEL.h5 and at least one mesh");
+    }
+    model = ssm::ReadStatismoModel(args.positional()[0]);
+    const std::vector<std::string> files =
+        MeshFiles({args.positional().begin() + 1, args.positional().end()});
+    shapes = ReadMeshes(files);
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      if (shapes[i].num_vertices() != model.num_vertices()) {
+        throw InvalidInput(files[i] + ": has " + std::to_string(shapes[i].num_vertices()) +
+                           " vertices, the model " + std::to_string(model.num_vertices()) +
+                           "; test meshes must be in correspondence with the model");
+      }
+    }
+    generalisation = ssm::Generalization(model, shapes, options);
+    out["model"] = args.positional()[0];
+  } else {
+    const std::vector<std::string> files = MeshFiles(args.positional());
+    if (files.size() < 3)
+      throw UsageError("ssmx model-eval: --leave-one-out needs at least 3 meshes");
+    shapes = ReadMeshes(files);
+    ssm::ShapeModelBuildOptions build;
+    build.alignment = options.alignment;
+    build.names = files;
+    model = ssm::BuildShapeModel(shapes, build);
+    ssm::MetricOptions loo = options;
+    for (int& k : loo.modes) k = std::min(k, static_cast<int>(files.size()) - 2);
+    generalisation = ssm::LeaveOneOutGeneralization(shapes, build, loo);
+    out["shapes"] = files.size();
+  }
+  ssm::MetricOptions spec = options;
+  for (int& k : spec.modes) k = std::min(k, model.num_modes());
+  const ssm::MetricCurve specificity = ssm::Specificity(model, shapes, spec);
+  out["compactness"] = ssm::Compactness(model);
+  out["generalisation"] = CurveJson(generalisation);
+  out["generalisation"]["distance"] = options.surface_distance
+                                          ? "mean symmetric surface distance"
+                                          : "mean corresponding-vertex distance";
+  out["generalisation"]["kind"] = args.Flag("test") ? "test shapes" : "leave-one-out";
+  out["specificity"] = CurveJson(specificity);
+  out["specificity"]["samples"] = options.samples;
+  out["specificity"]["seed"] = options.seed;
+  out["alignment"] = ssm::AlignmentKindName(options.alignment);
+  if (args.Flag("json")) {
+    std::cout << out.dump(2) << std::endl;
+  } else if (!settings.quiet) {
+    const std::vector<double> c = out["compactness"];
+    std::cout << "modes\tcompactness %\tgeneralisation mm (" << generalisation.mean_mm.size()
+              << " k)\tspecificity mm\n";
+    for (size_t j = 0; j < generalisation.modes.size(); ++j) {
+      const int k = generalisation.modes[j];
+      std::cout << k << "\t" << Fmt(100 * c[std::min<size_t>(k, c.size()) - 1], 1) << "\t\t"
+                << Fmt(generalisation.mean_mm[j]) << " +- " << Fmt(generalisation.sd_mm[j]);
+      for (size_t s = 0; s < specificity.modes.size(); ++s) {
+        if (specificity.modes[s] == k) {
+          std::cout << "\t\t" << Fmt(specificity.mean_mm[s]) << " +- " << Fmt(specificity.sd_mm[s]);
+        }
+      }
+      std::cout << "\n";
+    }
   }
   return 0;
 }

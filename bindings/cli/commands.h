@@ -26,6 +26,7 @@ int RunPhantom(const std::vector<std::string>& args, const Settings& settings);
 int RunBuildModel(const std::vector<std::string>& args, const Settings& settings);
 int RunModelInfo(const std::vector<std::string>& args, const Settings& settings);
 int RunSample(const std::vector<std::string>& args, const Settings& settings);
+int RunModelEval(const std::vector<std::string>& args, const Settings& settings);
 
 }  // namespace ssmx::cli
 

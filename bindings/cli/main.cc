@@ -29,6 +29,8 @@ const Command kCommands[] = {
      ssmx::cli::RunBuildModel},
     {"model-info", "describe a statismo shape model: modes, variances, build history", ssmx::cli::RunModelInfo},
     {"sample", "draw seeded random shapes from a shape model", ssmx::cli::RunSample},
+    {"model-eval", "compactness, generalisation and specificity curves of a shape model",
+     ssmx::cli::RunModelEval},
 };
 
 void PrintUsage(std::FILE* out) {

@@ -43,10 +43,10 @@ garbage() {
 expect 0 "--version" -- "$ssmx" --version
 grep -qE '^ssmx [0-9]+\.[0-9]+\.[0-9]+$' "$work/out" && ok || fail "--version output: $(cat "$work/out")"
 expect 0 "--help" -- "$ssmx" --help
-for cmd in info demo mesh distance export drr phantom build-model model-info sample; do
+for cmd in info demo mesh distance export drr phantom build-model model-info sample model-eval; do
   grep -q "^  $cmd " "$work/out" || { "$ssmx" --help | grep -q "^  $cmd " && ok || fail "--help does not list $cmd"; }
 done
-for cmd in info demo mesh distance export drr phantom build-model model-info sample; do
+for cmd in info demo mesh distance export drr phantom build-model model-info sample model-eval; do
   expect 0 "$cmd --help" -- "$ssmx" "$cmd" --help
   grep -q "^example:" "$work/out" && ok || fail "$cmd --help has no example"
 done
@@ -305,6 +305,19 @@ assert f["modelinfo/modelBuilder-0/parameters/alignment"][0] == b"similarity"
     --align affine
   expect 2 "sample --seed -1" -- "$ssmx" sample "$work/femur.h5" --seed -1 --out "$work/s3"
   [ ! -e "$work/x.h5" ] && ok || fail "a refused build-model left $work/x.h5"
+  expect 0 "model-eval --leave-one-out" -- "$ssmx" model-eval --leave-one-out "$work"/cohort/femur_00?.ply \
+    --samples 50 --json
+  /usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+g, s = d["generalisation"], d["specificity"]
+assert d["shapes"] == 6 and g["modes"] == [1, 2, 3, 4] and len(d["compactness"]) == 5, d
+assert g["mean_mm"][-1] < g["mean_mm"][0] and s["samples"] == 50 and abs(d["compactness"][-1] - 1) < 1e-12, d
+' "$work/out" && ok || fail "model-eval: wrong JSON: $(head -c 300 "$work/out")"
+  expect 0 "model-eval --test" -- "$ssmx" model-eval "$work/femur.h5" --test "$work/cohort/femur_000.ply" \
+    --samples 20 --modes 1,3
+  expect 2 "model-eval without --test" -- "$ssmx" model-eval "$work/femur.h5" "$work/cohort/femur_000.ply"
+  garbage_run "$work/other/femur_000.ply" model-eval "$work/femur.h5" --test "$work/other/femur_000.ply"
   if [ -f "$data/models/femur_gp_statismo/femur_gp_model_50-components.h5" ]; then
     expect 0 "model-info on the scalismo model" -- "$ssmx" model-info --json \
       "$data/models/femur_gp_statismo/femur_gp_model_50-components.h5"

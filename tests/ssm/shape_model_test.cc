@@ -19,6 +19,7 @@
 #include "ssmx/core/error.h"
 #include "ssmx/ssm/alignment.h"
 #include "ssmx/ssm/mesh_io.h"
+#include "ssmx/ssm/model_metrics.h"
 #include "ssmx/ssm/phantom.h"
 #include "ssmx/ssm/primitives.h"
 #include "ssmx/ssm/statismo_io.h"
@@ -353,6 +354,71 @@ TEST(PosteriorModel, FiveLandmarksLowerTheErrorOfAHeldOutShape) {
   for (int64_t l : landmarks) EXPECT_LT(var_post(l), 0.5 * var_prior(l));
   EXPECT_LT(var_post.sum(), var_prior.sum());
   std::printf("posterior on 5 points: mean vertex error %.3f -> %.3f mm\n", before, after);
+}
+
+TEST(ModelMetrics, CompactnessAndGeneralisationOfKnownModes) {
+  const KnownCohort c = MakeKnownCohort();
+  ShapeModelBuildOptions options;
+  options.alignment = AlignmentKind::kNone;
+  const ShapeModel model = BuildShapeModel(c.meshes, options);
+  const std::vector<double> compactness = Compactness(model);
+  ASSERT_EQ(compactness.size(), 2u);
+  EXPECT_NEAR(compactness[0], 20.0 / 24.0, 1e-12);
+  EXPECT_NEAR(compactness[1], 1.0, 1e-12);
+  // A test shape base + 0.5 f1 - 2 f2: one mode leaves the f2 part, two leave nothing.
+  TriangleMesh test = c.base;
+  test.vertices = Displace(c.base.vertices, 0.5 * c.f1 - 2.0 * c.f2);
+  MetricOptions metric;
+  metric.alignment = AlignmentKind::kNone;
+  const MetricCurve g = Generalization(model, {test}, metric);
+  double expected = 0;
+  for (int64_t v = 0; v < c.base.num_vertices(); ++v)
+    expected += 2.0 * c.f2.segment<3>(3 * v).norm();
+  expected /= static_cast<double>(c.base.num_vertices());
+  ASSERT_EQ(g.modes, (std::vector<int>{1, 2}));
+  EXPECT_NEAR(g.mean_mm[0], expected, 1e-9);
+  EXPECT_NEAR(g.mean_mm[1], 0.0, 1e-9);
+  TriangleMesh wrong = MakeIcosphere(5.0, 1);
+  EXPECT_THROW(Generalization(model, {wrong}, metric), InvalidInput);
+}
+
+TEST(ModelMetrics, SpecificityOfOneModeAgainstTheMeanIsTheHalfNormalMean) {
+  // One mode, reference set = the mean only: distance of a sample = |a| sqrt(lambda)
+  // mean_v |u_v|, whose expectation is sqrt(2 / pi) sqrt(lambda) mean_v |u_v|.
+  const TriangleMesh base = MakeIcosphere(10.0, 1);
+  const int64_t v = base.num_vertices();
+  Eigen::VectorXd u(3 * v), mean(3 * v);
+  for (int64_t i = 0; i < v; ++i) {
+    u.segment<3>(3 * i) = base.vertices.row(i).transpose() * (1.0 + 0.05 * i);
+    mean.segment<3>(3 * i) = base.vertices.row(i).transpose();
+  }
+  u.normalize();
+  const double lambda = 16.0;
+  const ShapeModel model(mean, u, Eigen::VectorXd::Constant(1, lambda), 0.0, base.faces);
+  MetricOptions options;
+  options.alignment = AlignmentKind::kNone;
+  options.samples = 4000;
+  const MetricCurve s = Specificity(model, {base}, options);
+  double mean_norm = 0;
+  for (int64_t i = 0; i < v; ++i) mean_norm += u.segment<3>(3 * i).norm();
+  mean_norm /= static_cast<double>(v);
+  const double expected = std::sqrt(2.0 / 3.14159265358979323846) * std::sqrt(lambda) * mean_norm;
+  // Relative SE of the mean of 4000 half-normal draws: 0.6 / sqrt(4000) = 1 %.
+  EXPECT_NEAR(s.mean_mm[0] / expected, 1.0, 0.04);
+  EXPECT_EQ(Specificity(model, {base}, options).mean_mm, s.mean_mm);  // seeded
+}
+
+TEST(ModelMetrics, LeaveOneOutOnThePhantomDecreasesWithModes) {
+  const std::vector<TriangleMesh>& all = Phantom40().meshes;
+  const std::vector<TriangleMesh> cohort(all.begin(), all.begin() + 20);
+  MetricOptions options;
+  options.modes = {1, 3, 9, 18};
+  const MetricCurve g = LeaveOneOutGeneralization(cohort, {}, options);
+  ASSERT_EQ(g.mean_mm.size(), 4u);
+  for (size_t i = 1; i < g.mean_mm.size(); ++i) EXPECT_LT(g.mean_mm[i], g.mean_mm[i - 1]);
+  EXPECT_LT(g.mean_mm.back(), 0.3);
+  std::printf("phantom leave-one-out (20 shapes): G(1) %.3f, G(3) %.3f, G(9) %.3f, G(18) %.3f mm\n",
+              g.mean_mm[0], g.mean_mm[1], g.mean_mm[2], g.mean_mm[3]);
 }
 
 // --- statismo files ------------------------------------------------------------
