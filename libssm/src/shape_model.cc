@@ -266,10 +266,19 @@ ShapeModel BuildShapeModel(const std::vector<TriangleMesh>& meshes,
   for (int i = 0; i < n; ++i) x.row(i) = Stack(aligned.aligned[i]).transpose();
   const Eigen::VectorXd mean = x.colwise().mean().transpose();
   x.rowwise() -= mean.transpose();
-  // Thin SVD of the centred data matrix: X = U S V^T, V is 3V by min(n, 3V).
-  Eigen::BDCSVD<Eigen::MatrixXd> svd(x, Eigen::ComputeThinV);
+  // Thin SVD of the centred data matrix X = U S V^T (V is 3V by n), computed
+  // as the SVD of X^T (3V by n, tall) preconditioned by a Householder QR:
+  // X^T = Q R, R = U_R S V_R^T, so V = Q U_R. Cost O(3V n^2); no 3V by 3V matrix.
+  const Eigen::MatrixXd xt = x.transpose();
+  const Eigen::HouseholderQR<Eigen::MatrixXd> qr(xt);
+  const int64_t m = std::min<int64_t>(dim, n);
+  const Eigen::MatrixXd r = qr.matrixQR().topRows(m).triangularView<Eigen::Upper>();
+  const Eigen::JacobiSVD<Eigen::MatrixXd> small_svd(r, Eigen::ComputeThinU);
+  Eigen::MatrixXd v_thin = Eigen::MatrixXd::Zero(dim, m);
+  v_thin.topRows(m) = small_svd.matrixU();
+  v_thin.applyOnTheLeft(qr.householderQ());
   const Eigen::VectorXd sample_variances =
-      svd.singularValues().array().square() / static_cast<double>(n - 1);
+      small_svd.singularValues().array().square() / static_cast<double>(n - 1);
   const double total = sample_variances.sum();
   // Non-zero modes: the centred data have rank <= n - 1; drop the numerically null ones.
   int available = 0;
@@ -297,13 +306,12 @@ ShapeModel BuildShapeModel(const std::vector<TriangleMesh>& meshes,
                        " mm^2 exceeds every mode's variance; lower it");
   }
   Eigen::VectorXd variances = sample_variances.head(keep).array() - options.noise_variance;
-  ShapeModel model(mean, svd.matrixV().leftCols(keep), variances, options.noise_variance,
-                   meshes[0].faces);
+  ShapeModel model(mean, v_thin.leftCols(keep), variances, options.noise_variance, meshes[0].faces);
 
   ModelInfo& info = model.mutable_info();
   info.build_time = NowString();
   // Scores of the training shapes: the coefficients a = S^-1/2 V^T (x - mean) (noise-free case).
-  info.scores = (x * svd.matrixV().leftCols(keep)).transpose();
+  info.scores = (x * v_thin.leftCols(keep)).transpose();
   for (int k = 0; k < keep; ++k) info.scores.row(k) /= std::sqrt(variances(k));
   ModelBuilderInfo builder;
   builder.builder_name = "ssmx PCA model builder (thin SVD of the centred data matrix)";

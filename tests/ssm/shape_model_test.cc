@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "ssmx/core/error.h"
@@ -177,6 +178,34 @@ TEST(ShapeModel, BuildRecoversKnownModesAndVariances) {
   options.variance_fraction = 1;
   options.modes = 1;
   EXPECT_EQ(BuildShapeModel(c.meshes, options).num_modes(), 1);
+}
+
+TEST(ShapeModel, MoreShapesThanCoordinatesKeepsTheTotalVariance) {
+  // 12 triangles (9 coordinates): the rank is limited by 3V, not by n - 1.
+  std::vector<TriangleMesh> meshes;
+  std::mt19937_64 rng(3);
+  for (int s = 0; s < 12; ++s) {
+    TriangleMesh m;
+    m.vertices.resize(3, 3);
+    for (int i = 0; i < 9; ++i) m.vertices(i / 3, i % 3) = static_cast<double>(rng() >> 40);
+    m.faces = MatrixX3iR(1, 3);
+    m.faces << 0, 1, 2;
+    meshes.push_back(m);
+  }
+  ShapeModelBuildOptions options;
+  options.alignment = AlignmentKind::kNone;
+  const ShapeModel model = BuildShapeModel(meshes, options);
+  EXPECT_EQ(model.num_modes(), 9);
+  MatrixX3dR mean = MatrixX3dR::Zero(3, 3);
+  for (const TriangleMesh& m : meshes) mean += m.vertices / 12.0;
+  double total = 0;
+  for (const TriangleMesh& m : meshes) total += (m.vertices - mean).squaredNorm() / 11.0;
+  EXPECT_NEAR(model.variances().sum(), total, 1e-9 * total);
+  EXPECT_LT((model.basis().transpose() * model.basis() - Eigen::MatrixXd::Identity(9, 9)).norm(),
+            1e-9);
+  // Coordinates up to 2^24: 1e-6 is a relative 1e-13.
+  EXPECT_LT((model.Reconstruct(meshes[4].vertices) - meshes[4].vertices).cwiseAbs().maxCoeff(),
+            1e-6);
 }
 
 TEST(ShapeModel, PpcaNoiseIsSubtractedFromTheVariances) {
