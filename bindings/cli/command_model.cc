@@ -4,7 +4,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "arguments.h"
@@ -101,7 +103,11 @@ std::string ModelText(const nlohmann::json& j) {
        << Fmt(100 * modes[k]["cumulative_fraction"].get<double>(), 1) << "\n";
   }
   if (modes.size() > 10) os << "  ... (" << modes.size() - 10 << " more; --json lists all)\n";
-  if (!j["landmarks"].empty()) os << "  landmarks: " << j["landmarks"].size() << "\n";
+  if (!j["landmarks"].empty()) {
+    os << "  landmarks:";
+    for (const auto& [name, vertex] : j["landmarks"].items()) os << " " << name << "=" << vertex;
+    os << "\n";
+  }
   if (!j["build_time"].get<std::string>().empty()) {
     os << "  built " << j["build_time"].get<std::string>();
     if (j["training_shapes"].get<int64_t>() > 0)
@@ -142,6 +148,25 @@ std::vector<TriangleMesh> ReadMeshes(const std::vector<std::string>& files) {
   return meshes;
 }
 
+// {"name": vertex} from a JSON file: such an object, or a phantom cohort.json
+// (its template.landmark_vertices).
+std::map<std::string, int> ReadLandmarkVertices(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw IoError(path + ": cannot open the landmark file");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+    if (j.contains("template") && j["template"].contains("landmark_vertices")) {
+      j = j["template"]["landmark_vertices"];
+    }
+    return j.get<std::map<std::string, int>>();
+  } catch (const nlohmann::json::exception&) {
+    throw InvalidInput(path +
+                       ": expected a JSON object {\"name\": vertex_index, ...} or a phantom "
+                       "cohort.json");
+  }
+}
+
 nlohmann::json CurveJson(const ssm::MetricCurve& c) {
   return {{"modes", c.modes}, {"mean_mm", c.mean_mm}, {"sd_mm", c.sd_mm}};
 }
@@ -162,7 +187,9 @@ int RunBuildModel(const std::vector<std::string>& argv, const Settings& settings
       .Option("align", "KIND", "rigid (default), similarity or none")
       .Option("variance", "F", "keep the fewest modes that explain this fraction (0 < F <= 1)")
       .Option("modes", "K", "keep K modes")
-      .Option("noise", "MM2", "PPCA noise variance in mm^2 (default 0)");
+      .Option("noise", "MM2", "PPCA noise variance in mm^2 (default 0)")
+      .Option("landmarks", "JSON",
+              "named landmark vertices to carry in the model: {\"name\": index} or a cohort.json");
   if (!args.Parse(argv)) return 0;
   if (args.positional().size() < 2) {
     throw UsageError("ssmx build-model: needs at least 2 meshes, got " +
@@ -185,8 +212,15 @@ int RunBuildModel(const std::vector<std::string>& argv, const Settings& settings
   }
   const std::vector<TriangleMesh> meshes = ReadMeshes(args.positional());
   options.names = args.positional();
+  std::map<std::string, int> landmarks;
+  if (args.Has("landmarks")) landmarks = ReadLandmarkVertices(args.Value("landmarks"));
   ssm::ShapeModelBuildReport report;
-  const ssm::ShapeModel model = ssm::BuildShapeModel(meshes, options, &report);
+  ssm::ShapeModel model = ssm::BuildShapeModel(meshes, options, &report);
+  try {
+    model.SetLandmarks(landmarks);
+  } catch (const InvalidInput& e) {
+    throw InvalidInput(args.Value("landmarks") + ": " + e.what());
+  }
   ssm::WriteStatismoModel(model, args.Value("out"));
   if (args.Flag("json")) {
     nlohmann::json out = ModelJson(args.Value("out"), model);

@@ -285,6 +285,17 @@ assert f["modelinfo/modelBuilder-0/parameters/alignment"][0] == b"similarity"
 ' "$work/out" "$work/femur.h5" && ok || fail "build-model: wrong JSON or file: $(head -c 300 "$work/out")"
   expect 0 "model-info" -- "$ssmx" model-info "$work/femur.h5"
   grep -q "modes 3" "$work/out" && ok || fail "model-info text: $(head -c 300 "$work/out")"
+  expect 0 "build-model --landmarks cohort.json" -- "$ssmx" --quiet build-model "$work"/cohort/femur_00?.ply \
+    --out "$work/femur_lm.h5" --landmarks "$work/cohort/cohort.json"
+  expect 0 "model-info --json with landmarks" -- "$ssmx" model-info --json "$work/femur_lm.h5"
+  /usr/bin/python3 -c '
+import json, sys
+d, c = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert d["landmarks"] == c["template"]["landmark_vertices"] and len(d["landmarks"]) == 8, d["landmarks"]
+' "$work/out" "$work/cohort/cohort.json" && ok || fail "build-model --landmarks: not carried"
+  echo '{"tip": 999999}' > "$work/bad/landmarks.json"
+  garbage_run "$work/bad/landmarks.json" build-model "$work"/cohort/femur_00?.ply --out "$work/x.h5" \
+    --landmarks "$work/bad/landmarks.json"
   for n in 1 2; do
     expect 0 "sample $n" -- "$ssmx" --quiet sample "$work/femur.h5" --n 2 --seed 5 --out "$work/samples$n"
   done
