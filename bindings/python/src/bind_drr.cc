@@ -224,8 +224,16 @@ projection matrix of `geometry` is authoritative.)doc")
       .def_readwrite("view", &drr::Sidecar::view, "\"AP\", \"LAT\" or \"custom\"")
       .def_readwrite("mu_water_per_mm", &drr::Sidecar::mu_water_per_mm)
       .def_readwrite("i0", &drr::Sidecar::i0, "unattenuated counts (intensity images)")
-      .def_readwrite("png_window", &drr::Sidecar::png_window,
-                     "(low, high): PNG value p means low + (high - low) p / 65535")
+      .def_property(
+          "png_window",
+          [](const drr::Sidecar& s) -> py::object {
+            if (!s.png_window) return py::none();
+            return py::make_tuple((*s.png_window)[0], (*s.png_window)[1]);
+          },
+          [](drr::Sidecar& s, std::optional<std::array<double, 2>> window) {
+            s.png_window = window;
+          },
+          "(low, high) or None: PNG value p means low + (high - low) p / 65535")
       .def_readwrite("projector", &drr::Sidecar::projector, "\"exact\" or \"trilinear\" for DRRs");
   m.def("sidecar_path", &drr::SidecarPath, "image_path"_a,
         "views/ap.png -> views/ap.json (double extensions such as .nii.gz replaced whole).");
@@ -367,8 +375,14 @@ step_voxels of the smallest spacing); threads: 0 = all cores. Releases the GIL.)
   py::class_<XrayImageResult>(m, "XrayImage", "An X-ray image and its sidecar.")
       .def_readonly("image", &XrayImageResult::image, "Image2D")
       .def_readonly("sidecar", &XrayImageResult::sidecar, "Sidecar");
-  m.def("default_png_window", &drr::DefaultPngWindow, "image"_a, "i0"_a = py::none(),
-        "The (low, high) window a 16-bit PNG uses when none is given.");
+  m.def(
+      "default_png_window",
+      [](const Image2D& image, std::optional<double> i0) {
+        const std::array<double, 2> window = drr::DefaultPngWindow(image, i0);
+        return py::make_tuple(window[0], window[1]);
+      },
+      "image"_a, "i0"_a = py::none(),
+      "The (low, high) window a 16-bit PNG uses when none is given.");
   m.def("write_xray_image", &drr::WriteXrayImage, py::call_guard<py::gil_scoped_release>(),
         "image"_a, "sidecar"_a, "path"_a, "png_window"_a = py::none(), R"doc(
 Writes an Image2D and its sidecar (sidecar_path(path)), both atomically. By

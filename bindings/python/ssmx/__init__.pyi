@@ -12,12 +12,12 @@ from . import ssm as ssm
 
 __version__: str
 
-Float64Array = npt.NDArray[np.float64]
-Int32Array = npt.NDArray[np.int32]
-Vector3 = Union[Sequence[float], Float64Array]
-Matrix3 = Union[Sequence[Sequence[float]], Float64Array]
-ProgressCallback = Callable[[float, str], Optional[bool]]
-ImageQuantityName = Literal["line_integral", "intensity", "mask", "path_length_mm"]
+_Float64 = npt.NDArray[np.float64]
+_Int32 = npt.NDArray[np.int32]
+_Vector3 = Union[Sequence[float], _Float64]
+_Matrix3 = Union[Sequence[Sequence[float]], _Float64]
+_Progress = Callable[[float, str], Optional[bool]]
+_Quantity = Literal["line_integral", "intensity", "mask", "path_length_mm"]
 
 class Error(RuntimeError): ...
 class InvalidInput(Error, ValueError): ...
@@ -30,24 +30,24 @@ class VolumeGeometry:
     """p_lps = origin_mm + direction @ diag(spacing_mm) @ (i, j, k); numpy shape (k, j, i)."""
 
     size: Tuple[int, int, int]
-    spacing_mm: Float64Array  # (3,) mm
-    origin_mm: Float64Array  # (3,) LPS mm
-    direction: Float64Array  # (3, 3) unit columns
+    spacing_mm: _Float64  # (3,) mm
+    origin_mm: _Float64  # (3,) LPS mm
+    direction: _Float64  # (3, 3) unit columns
     def __init__(
         self,
         size: Sequence[int] = ...,
-        spacing_mm: Vector3 = ...,
-        origin_mm: Vector3 = ...,
-        direction: Matrix3 = ...,
+        spacing_mm: _Vector3 = ...,
+        origin_mm: _Vector3 = ...,
+        direction: _Matrix3 = ...,
     ) -> None: ...
     @property
     def shape(self) -> Tuple[int, int, int]: ...
-    def world_from_index(self) -> Float64Array: ...  # (4, 4)
-    def index_from_world(self) -> Float64Array: ...  # (4, 4)
-    def index_to_world(self, ijk: Union[Vector3, Float64Array]) -> Float64Array: ...  # (3,) | (N, 3)
-    def world_to_index(self, points_mm: Union[Vector3, Float64Array]) -> Float64Array: ...
+    def world_from_index(self) -> _Float64: ...  # (4, 4)
+    def index_from_world(self) -> _Float64: ...  # (4, 4)
+    def index_to_world(self, ijk: Union[_Vector3, _Float64]) -> _Float64: ...  # (3,) | (N, 3)
+    def world_to_index(self, points_mm: Union[_Vector3, _Float64]) -> _Float64: ...
     def num_voxels(self) -> int: ...
-    def center(self) -> Float64Array: ...  # (3,) mm
+    def center(self) -> _Float64: ...  # (3,) mm
     def validate(self) -> str: ...
 
 class Volume:
@@ -70,16 +70,16 @@ class Volume:
 class TriangleMesh:
     """vertices (V, 3) float64 mm, faces (F, 3) int32, normals (V, 3)|(0, 3), scalars {name: (V,)}."""
 
-    vertices: Float64Array
-    faces: Int32Array
-    normals: Float64Array
-    scalars: Dict[str, Float64Array]
+    vertices: _Float64
+    faces: _Int32
+    normals: _Float64
+    scalars: Dict[str, _Float64]
     def __init__(
         self,
-        vertices: Float64Array,
-        faces: Int32Array,
-        normals: Optional[Float64Array] = ...,
-        scalars: Optional[Dict[str, Float64Array]] = ...,
+        vertices: _Float64,
+        faces: _Int32,
+        normals: Optional[_Float64] = ...,
+        scalars: Optional[Dict[str, _Float64]] = ...,
     ) -> None: ...
     @property
     def num_vertices(self) -> int: ...
@@ -89,10 +89,10 @@ class TriangleMesh:
 
 class Bounds3d:
     @property
-    def min(self) -> Float64Array: ...  # (3,) mm
+    def min(self) -> _Float64: ...  # (3,) mm
     @property
-    def max(self) -> Float64Array: ...  # (3,) mm
-    def extent(self) -> Float64Array: ...
+    def max(self) -> _Float64: ...  # (3,) mm
+    def extent(self) -> _Float64: ...
 
 class MeshCheck:
     @property
@@ -122,13 +122,13 @@ class Image2D:
     """pixels (rows, cols) float32, row 0 at the top; pixel (u, v) = pixels[v, u]."""
 
     pixels: npt.NDArray[np.float32]
-    quantity: ImageQuantityName
+    quantity: _Quantity
     pixel_spacing_u_mm: float
     pixel_spacing_v_mm: float
     def __init__(
         self,
         pixels: npt.NDArray[np.float32],
-        quantity: ImageQuantityName = ...,
+        quantity: _Quantity = ...,
         pixel_spacing_u_mm: float = ...,
         pixel_spacing_v_mm: float = ...,
     ) -> None: ...
@@ -144,4 +144,4 @@ def remove_repeated_index_faces(mesh: TriangleMesh) -> int: ...
 def set_log_level(level: Literal["debug", "info", "warning", "error", "off"]) -> None: ...
 def get_log_level() -> str: ...
 def write_file_atomically(path: str, data: bytes) -> None: ...
-def tqdm_progress(desc: Optional[str] = ..., **tqdm_kwargs: Any) -> ProgressCallback: ...
+def tqdm_progress(desc: Optional[str] = ..., **tqdm_kwargs: Any) -> _Progress: ...

@@ -31,8 +31,8 @@ class _TqdmProgress:
 def tqdm_progress(desc: Optional[str] = None, **tqdm_kwargs: Any) -> Callable[[float, str], bool]:
     """A progress callback for ssmx's long calls, shown as a tqdm bar (0..100 %).
 
-    Uses tqdm.auto (a widget in notebooks, text in a terminal). The bar's
-    description follows the stage the C++ code reports. Use it as a context
+    In a notebook with ipywidgets installed the bar is a widget, otherwise text.
+    The bar's description follows the stage the C++ code reports. Use it as a context
     manager to close the bar::
 
         with ssmx.tqdm_progress("reading CT") as progress:
@@ -40,7 +40,11 @@ def tqdm_progress(desc: Optional[str] = None, **tqdm_kwargs: Any) -> Callable[[f
 
     Raises ImportError when tqdm is not installed (Debian: python3-tqdm).
     """
-    from tqdm.auto import tqdm
+    try:
+        import ipywidgets  # noqa: F401  (tqdm.auto needs it for notebook widgets)
+        from tqdm.auto import tqdm
+    except ImportError:
+        from tqdm import tqdm
 
     options = {"total": 100.0, "unit": "%", "desc": desc,
                "bar_format": "{desc}: {percentage:3.0f}%|{bar}| {elapsed}"}

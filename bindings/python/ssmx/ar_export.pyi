@@ -6,31 +6,31 @@ import numpy.typing as npt
 
 from . import TriangleMesh
 
-Float64Array = npt.NDArray[np.float64]
-ColormapName = Literal["viridis", "magma", "inferno", "plasma"]
+_Float64 = npt.NDArray[np.float64]
+_Colormap = Literal["viridis", "magma", "inferno", "plasma"]
 
 METRES_PER_MILLIMETRE: float
 
 def colormap_names() -> List[str]: ...
 @overload
-def sample_colormap(name: ColormapName, t: float) -> Float64Array: ...  # (3,)
+def sample_colormap(name: _Colormap, t: float) -> _Float64: ...  # (3,)
 @overload
-def sample_colormap(name: ColormapName, t: Float64Array) -> Float64Array: ...  # (N,) -> (N, 3)
-def parse_color(text: str) -> Float64Array: ...  # (3,) sRGB 0..1
-def color_hex(srgb: Union[Sequence[float], Float64Array]) -> str: ...
-def srgb_to_linear(c: npt.ArrayLike) -> Union[float, Float64Array]: ...
-def linear_to_srgb(c: npt.ArrayLike) -> Union[float, Float64Array]: ...
+def sample_colormap(name: _Colormap, t: _Float64) -> _Float64: ...  # (N,) -> (N, 3)
+def parse_color(text: str) -> _Float64: ...  # (3,) sRGB 0..1
+def color_hex(srgb: Union[Sequence[float], _Float64]) -> str: ...
+def srgb_to_linear(c: npt.ArrayLike) -> Union[float, _Float64]: ...
+def linear_to_srgb(c: npt.ArrayLike) -> Union[float, _Float64]: ...
 
 class HeatMap:
     scalar: str
-    colormap: ColormapName
+    colormap: _Colormap
     min: float
     max: float
     units: str
     def __init__(
         self,
         scalar: str,
-        colormap: ColormapName = ...,
+        colormap: _Colormap = ...,
         min: float = ...,
         max: float = ...,
         units: str = ...,
@@ -39,13 +39,13 @@ class HeatMap:
 class Structure:
     name: str
     mesh: TriangleMesh
-    color_srgb: Float64Array  # (3,) sRGB 0..1
+    color_srgb: _Float64  # (3,) sRGB 0..1
     side: str
     def __init__(
         self,
         name: str,
         mesh: TriangleMesh,
-        color_srgb: Union[Sequence[float], Float64Array] = ...,
+        color_srgb: Union[Sequence[float], _Float64] = ...,
         side: Optional[str] = ...,
     ) -> None: ...
 
@@ -61,15 +61,15 @@ class Scene:
     ) -> None: ...
 
 def infer_side(name: str) -> str: ...
-def default_structure_color(index: int) -> Float64Array: ...
+def default_structure_color(index: int) -> _Float64: ...
 def validate_scene(scene: Scene) -> None: ...
-def heat_map_range(scene: Scene) -> Float64Array: ...  # (2,)
-def ar_from_lps() -> Float64Array: ...  # (3, 3)
+def heat_map_range(scene: Scene) -> _Float64: ...  # (2,)
+def ar_from_lps() -> _Float64: ...  # (3, 3)
 def to_ar_frame(mesh_lps_mm: TriangleMesh) -> TriangleMesh: ...
 def glb_bytes(scene: Scene) -> bytes: ...
 def write_glb(scene: Scene, path: str) -> None: ...
 def usda_text(scene: Scene, texture_path: str = ...) -> str: ...
-def colormap_png(name: ColormapName) -> bytes: ...
+def colormap_png(name: _Colormap) -> bytes: ...
 def usdz_bytes(scene: Scene) -> bytes: ...
 def write_usdz(scene: Scene, path: str) -> None: ...
 def write_obj(scene: Scene, obj_path: str) -> List[str]: ...

@@ -6,11 +6,11 @@ import numpy.typing as npt
 
 from . import Image2D, TriangleMesh, Volume, VolumeGeometry
 
-Float64Array = npt.NDArray[np.float64]
-Vector3 = Union[Sequence[float], Float64Array]
-ProgressCallback = Callable[[float, str], Optional[bool]]
-ViewName = Literal["AP", "LAT", "ap", "lat"]
-ProjectorName = Literal["exact", "trilinear"]
+_Float64 = npt.NDArray[np.float64]
+_Vector3 = Union[Sequence[float], _Float64]
+_Progress = Callable[[float, str], Optional[bool]]
+_View = Literal["AP", "LAT", "ap", "lat"]
+_Projector = Literal["exact", "trilinear"]
 
 DEFAULT_MU_WATER_PER_MM: float
 
@@ -21,9 +21,9 @@ class CarmGeometry:
     pixel_spacing_v_mm: float
     source_to_detector_mm: float
     source_to_isocenter_mm: float
-    principal_point_px: Float64Array  # (2,), NaN = detector centre
-    rotation: Float64Array  # (3, 3) columns e_u, e_v, d
-    isocenter_mm: Float64Array  # (3,)
+    principal_point_px: _Float64  # (2,), NaN = detector centre
+    rotation: _Float64  # (3, 3) columns e_u, e_v, d
+    isocenter_mm: _Float64  # (3,)
     def __init__(
         self,
         rows: int = ...,
@@ -33,21 +33,21 @@ class CarmGeometry:
         source_to_detector_mm: float = ...,
         source_to_isocenter_mm: float = ...,
         principal_point_px: Sequence[float] = ...,
-        rotation: Union[Sequence[Sequence[float]], Float64Array] = ...,
-        isocenter_mm: Vector3 = ...,
+        rotation: Union[Sequence[Sequence[float]], _Float64] = ...,
+        isocenter_mm: _Vector3 = ...,
     ) -> None: ...
-    def principal_point(self) -> Float64Array: ...  # (2,)
+    def principal_point(self) -> _Float64: ...  # (2,)
     def validate(self) -> str: ...
 
-def named_view_rotation(view: ViewName) -> Float64Array: ...  # (3, 3)
-def default_isocenter(geometry: VolumeGeometry) -> Float64Array: ...  # (3,)
+def named_view_rotation(view: _View) -> _Float64: ...  # (3, 3)
+def default_isocenter(geometry: VolumeGeometry) -> _Float64: ...  # (3,)
 
 class ProjectionGeometry:
     @staticmethod
     def from_carm(carm: CarmGeometry) -> ProjectionGeometry: ...
     @staticmethod
     def from_matrix(
-        projection: Union[Sequence[Sequence[float]], Float64Array],
+        projection: Union[Sequence[Sequence[float]], _Float64],
         rows: int,
         cols: int,
         pixel_spacing_u_mm: float,
@@ -55,9 +55,9 @@ class ProjectionGeometry:
         source_to_isocenter_mm: float,
     ) -> ProjectionGeometry: ...
     @staticmethod
-    def named(view: ViewName, isocenter_mm: Vector3, detector: CarmGeometry = ...) -> ProjectionGeometry: ...
+    def named(view: _View, isocenter_mm: _Vector3, detector: CarmGeometry = ...) -> ProjectionGeometry: ...
     @property
-    def matrix(self) -> Float64Array: ...  # (3, 4)
+    def matrix(self) -> _Float64: ...  # (3, 4)
     @property
     def rows(self) -> int: ...
     @property
@@ -71,15 +71,15 @@ class ProjectionGeometry:
     @property
     def source_to_detector_mm(self) -> float: ...
     def to_carm(self) -> CarmGeometry: ...
-    def intrinsics(self) -> Float64Array: ...  # (3, 3)
-    def source_position(self) -> Float64Array: ...  # (3,)
-    def beam_direction(self) -> Float64Array: ...  # (3,)
+    def intrinsics(self) -> _Float64: ...  # (3, 3)
+    def source_position(self) -> _Float64: ...  # (3,)
+    def beam_direction(self) -> _Float64: ...  # (3,)
     @overload
-    def project(self, points_mm: Vector3) -> Tuple[Float64Array, float]: ...
+    def project(self, points_mm: _Vector3) -> Tuple[_Float64, float]: ...
     @overload
-    def project(self, points_mm: Float64Array) -> Tuple[Float64Array, Float64Array]: ...
-    def detector_point(self, u: float, v: float) -> Float64Array: ...  # (3,)
-    def ray_direction(self, u: float, v: float) -> Float64Array: ...  # (3,)
+    def project(self, points_mm: _Float64) -> Tuple[_Float64, _Float64]: ...
+    def detector_point(self, u: float, v: float) -> _Float64: ...  # (3,)
+    def ray_direction(self, u: float, v: float) -> _Float64: ...  # (3,)
 
 class Sidecar:
     geometry: ProjectionGeometry
@@ -122,7 +122,7 @@ class PreparedVolume:
         *,
         series: str = ...,
         allow_gaps: bool = ...,
-        progress: Optional[ProgressCallback] = ...,
+        progress: Optional[_Progress] = ...,
     ) -> PreparedVolume: ...
     @property
     def geometry(self) -> VolumeGeometry: ...
@@ -147,16 +147,16 @@ def project(
     volume: PreparedVolume,
     geometry: ProjectionGeometry,
     *,
-    projector: ProjectorName = ...,
+    projector: _Projector = ...,
     step_voxels: float = ...,
     threads: int = ...,
 ) -> Image2D: ...
 def integrate_segment(
     volume: PreparedVolume,
-    from_mm: Vector3,
-    to_mm: Vector3,
+    from_mm: _Vector3,
+    to_mm: _Vector3,
     *,
-    projector: ProjectorName = ...,
+    projector: _Projector = ...,
     step_voxels: float = ...,
 ) -> float: ...
 def attenuation_from_hounsfield(hu: npt.ArrayLike, mu_water_per_mm: float = ...) -> npt.NDArray[np.float32]: ...
