@@ -285,7 +285,8 @@ ssmx raises TypeError instead of converting.)doc")
         "Counts defects (NaN, bad indices, degenerate faces, boundary and non-manifold edges, "
         "orientation, components) and measures area (mm^2) and enclosed volume (mm^3). "
         "Works on broken meshes too.");
-  m.def("validate_mesh", &ValidateMesh, "mesh"_a, "what"_a = "mesh",
+  m.def("validate_mesh", &ValidateMesh, py::call_guard<py::gil_scoped_release>(), "mesh"_a,
+        "what"_a = "mesh",
         "Raises InvalidInput naming `what` when the mesh cannot be used at all (no faces, "
         "non-finite coordinates, indices out of range, normals or scalars of the wrong length).");
   m.def(

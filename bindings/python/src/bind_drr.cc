@@ -272,10 +272,8 @@ project() may run on one PreparedVolume from several Python threads at once
           [](const std::string& path, double mu_water, const std::string& series, bool allow_gaps,
              py::handle progress) {
             GilFreeCall call;
-            ssm::VolumeReadOptions options;
-            options.series = series;
-            options.allow_gaps = allow_gaps;
-            options.progress = call.Progress(progress);
+            const ssm::VolumeReadOptions options =
+                VolumeReadOptionsFor(series, allow_gaps, call, progress);
             return call.Run(
                 [&] { return drr::PreparedVolume::ReadHounsfield(path, mu_water, options); });
           },
@@ -307,6 +305,7 @@ ssmx.ssm.read_volume_in_slabs): add every slab of k once, then finish().)doc")
            py::call_guard<py::gil_scoped_release>(), "slab_hu"_a, "k_begin"_a,
            "slab_hu: a Volume of size_i x size_j x n slices of HU, slices k_begin .. k_begin+n-1.")
       .def("finish", &drr::PreparedVolume::Builder::Finish,
+           py::call_guard<py::gil_scoped_release>(),
            "The PreparedVolume; raises InvalidInput when a slice is missing or when called twice.");
 
   m.def(

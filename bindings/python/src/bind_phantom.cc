@@ -134,7 +134,8 @@ angles in radians (femur_parameters_to_named_values gives degrees).)doc")
 The implicit (signed-distance) femur of one subject, placed in LPS mm in
 standing position (docs/phantom.md). Immutable; methods release the GIL.
 Point arguments are one (3,) point or an (N, 3) float64 array, mm.)doc")
-      .def(py::init<const ssm::FemurParameters&>(), "parameters"_a)
+      .def(py::init<const ssm::FemurParameters&>(), py::call_guard<py::gil_scoped_release>(),
+           "parameters"_a)
       .def_property_readonly("parameters", &ssm::PhantomFemur::parameters)
       .def(
           "signed_distance",

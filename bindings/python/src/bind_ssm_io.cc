@@ -35,15 +35,6 @@ struct ReadResult {
   bool resampled = false;
 };
 
-ssm::VolumeReadOptions ReadOptions(const std::string& series, bool allow_gaps, GilFreeCall& call,
-                                   py::handle progress) {
-  ssm::VolumeReadOptions options;
-  options.series = series;
-  options.allow_gaps = allow_gaps;
-  options.progress = call.Progress(progress);
-  return options;
-}
-
 }  // namespace
 
 void BindSsmIo(py::module_& m) {
@@ -83,7 +74,8 @@ void BindSsmIo(py::module_& m) {
       "read_volume",
       [](const std::string& path, const std::string& series, bool allow_gaps, py::handle progress) {
         GilFreeCall call;
-        const ssm::VolumeReadOptions options = ReadOptions(series, allow_gaps, call, progress);
+        const ssm::VolumeReadOptions options =
+            VolumeReadOptionsFor(series, allow_gaps, call, progress);
         ssm::VolumeReadResult result = call.Run([&] { return ssm::ReadVolume(path, options); });
         ReadResult out;
         out.volume = VolumeHolder::FromCpp(std::move(result.volume));
@@ -109,7 +101,8 @@ a view of the C++ buffer. Raises IoError (unreadable) or InvalidInput (refused).
       [](const std::string& path, int slices_per_slab, py::function consume,
          const std::string& series, bool allow_gaps, py::handle progress) {
         GilFreeCall call;
-        const ssm::VolumeReadOptions options = ReadOptions(series, allow_gaps, call, progress);
+        const ssm::VolumeReadOptions options =
+            VolumeReadOptionsFor(series, allow_gaps, call, progress);
         const ssm::SlabConsumer consumer = [&](const VolumeGeometry& whole, const Volume& slab,
                                                int k_begin) {
           const bool ok = call.WithGil([&] { consume(whole, slab, k_begin); });
@@ -246,8 +239,8 @@ view of the C++ buffers). Raises IoError (cannot open) or InvalidInput
       "stl_encoding: \"binary\" or \"ascii\".");
   m.def("has_mesh_extension", &ssm::HasMeshExtension, "path"_a,
         "True when read_mesh/write_mesh understand the file extension.");
-  m.def("make_icosphere", &ssm::MakeIcosphere, "radius_mm"_a, "subdivisions"_a,
-        "center_mm"_a = Eigen::Vector3d::Zero(),
+  m.def("make_icosphere", &ssm::MakeIcosphere, py::call_guard<py::gil_scoped_release>(),
+        "radius_mm"_a, "subdivisions"_a, "center_mm"_a = Eigen::Vector3d::Zero(),
         "A geodesic sphere: 10*4^s + 2 vertices, 20*4^s faces, outward, watertight, with unit "
         "normals. subdivisions in 0..8; center_mm (3,) LPS mm.");
 }

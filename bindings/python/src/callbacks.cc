@@ -23,6 +23,15 @@ ProgressCallback GilFreeCall::Progress(py::handle callable) {
   };
 }
 
+ssm::VolumeReadOptions VolumeReadOptionsFor(const std::string& series, bool allow_gaps,
+                                            GilFreeCall& call, py::handle progress) {
+  ssm::VolumeReadOptions options;
+  options.series = series;
+  options.allow_gaps = allow_gaps;
+  options.progress = call.Progress(progress);
+  return options;
+}
+
 void GilFreeCall::RaiseKeptError() {
   if (!error_) return;
   py::error_already_set error = std::move(*error_);

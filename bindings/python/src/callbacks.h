@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "ssmx/core/progress.h"
+#include "ssmx/ssm/volume_io.h"
 
 namespace ssmx::python {
 
@@ -69,6 +70,11 @@ class GilFreeCall {
   void RaiseKeptError();
   std::optional<py::error_already_set> error_;
 };
+
+// The options of every volume reader binding (read_volume, read_volume_in_slabs,
+// PreparedVolume.read_hounsfield), with `progress` routed through `call`.
+ssm::VolumeReadOptions VolumeReadOptionsFor(const std::string& series, bool allow_gaps,
+                                            GilFreeCall& call, py::handle progress);
 
 // Runs `body` (which must not touch Python objects) with the GIL released.
 template <typename F>
