@@ -247,17 +247,23 @@ void CheckMuWater(double mu_water_per_mm) {
 
 }  // namespace
 
-PreparedVolume PreparedVolume::FromHounsfield(const Volume& ct, double mu_water_per_mm) {
-  CheckVolume(ct, "CT volume");
-  CheckMuWater(mu_water_per_mm);
+template <typename Convert>
+PreparedVolume PreparedVolume::Converted(const Volume& in, const char* what,
+                                         const Convert& convert) {
+  CheckVolume(in, what);
   PreparedVolume prepared;
-  prepared.geometry_ = ct.geometry();
-  prepared.mu_.resize(ct.num_voxels());
-  ConvertVolume(ct, prepared.mu_.data(), [mu_water_per_mm](float hu) {
-    return AttenuationFromHounsfield(hu, mu_water_per_mm);
-  });
+  prepared.geometry_ = in.geometry();
+  prepared.mu_.resize(in.num_voxels());
+  ConvertVolume(in, prepared.mu_.data(), convert);
   prepared.FindNonzeroBox();
   return prepared;
+}
+
+PreparedVolume PreparedVolume::FromHounsfield(const Volume& ct, double mu_water_per_mm) {
+  CheckMuWater(mu_water_per_mm);
+  return Converted(ct, "CT volume", [mu_water_per_mm](float hu) {
+    return AttenuationFromHounsfield(hu, mu_water_per_mm);
+  });
 }
 
 PreparedVolume PreparedVolume::FromHounsfieldMasked(const Volume& ct, const Volume& mask,
@@ -281,30 +287,18 @@ PreparedVolume PreparedVolume::FromHounsfieldMasked(const Volume& ct, const Volu
 }
 
 PreparedVolume PreparedVolume::FromAttenuation(const Volume& mu) {
-  CheckVolume(mu, "attenuation volume");
-  PreparedVolume prepared;
-  prepared.geometry_ = mu.geometry();
-  prepared.mu_.resize(mu.num_voxels());
-  ConvertVolume(mu, prepared.mu_.data(), [](float v) { return v; });
+  PreparedVolume prepared = Converted(mu, "attenuation volume", [](float v) { return v; });
   for (float v : prepared.mu_) {
     if (!(v >= 0.0f) || !std::isfinite(v)) {
       throw InvalidInput(
-          "attenuation volume has a negative or non-finite value; mu must be >= 0 "
-          "(1/mm)");
+          "attenuation volume has a negative or non-finite value; mu must be >= 0 (1/mm)");
     }
   }
-  prepared.FindNonzeroBox();
   return prepared;
 }
 
 PreparedVolume PreparedVolume::FromMask(const Volume& labels) {
-  CheckVolume(labels, "label volume");
-  PreparedVolume prepared;
-  prepared.geometry_ = labels.geometry();
-  prepared.mu_.resize(labels.num_voxels());
-  ConvertVolume(labels, prepared.mu_.data(), [](float v) { return v != 0.0f ? 1.0f : 0.0f; });
-  prepared.FindNonzeroBox();
-  return prepared;
+  return Converted(labels, "label volume", [](float v) { return v != 0.0f ? 1.0f : 0.0f; });
 }
 
 PreparedVolume PreparedVolume::ReadHounsfield(const std::string& path, double mu_water_per_mm,

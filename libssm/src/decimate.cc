@@ -22,7 +22,6 @@ struct Candidate {
   double cost;
   int32_t u, v;               // u < v
   uint32_t stamp_u, stamp_v;  // versions of u and v when the candidate was made
-  Eigen::Vector3d target;
   bool operator>(const Candidate& o) const {
     if (cost != o.cost) return cost > o.cost;
     return u != o.u ? u > o.u : v > o.v;  // deterministic order among equal costs
@@ -73,7 +72,11 @@ class Decimator {
           stamp_[top.v] != top.stamp_v) {
         continue;  // stale: an endpoint changed since this candidate was made
       }
-      if (CanCollapse(top.u, top.v, top.target)) Collapse(top.u, top.v, top.target);
+      // The placement is recomputed rather than stored: the stamps guarantee
+      // the same quadrics, and a small candidate keeps the heap cache-friendly.
+      double cost = 0;
+      const Eigen::Vector3d target = Placement(top.u, top.v, &cost);
+      if (CanCollapse(top.u, top.v, target)) Collapse(top.u, top.v, target);
     }
   }
 
@@ -205,7 +208,7 @@ class Decimator {
     c.v = v;
     c.stamp_u = stamp_[u];
     c.stamp_v = stamp_[v];
-    c.target = Placement(u, v, &c.cost);
+    Placement(u, v, &c.cost);
     heap_.push(c);
   }
 

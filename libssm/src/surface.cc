@@ -151,26 +151,35 @@ struct PaddedRegion {
   }
 };
 
-// Depth-first flood over 6-connected voxels whose state satisfies `accept`
-// and lacks `mark`, from interior seeds. Marks them; returns how many.
+// Span flood fill over 6-connected voxels whose state satisfies `accept` and
+// lacks `mark`, from interior seeds: each popped seed is grown into a run along
+// i, and one seed per run of candidates is pushed in the four neighbouring
+// rows, so the stack holds runs rather than voxels. Runs stop at the padding,
+// which is never accepted unmarked. Marks the voxels; returns how many.
 template <typename Accept>
 int64_t Flood(PaddedRegion* region, std::vector<int64_t> stack, const Accept& accept,
               uint8_t mark) {
   const int64_t sy = region->size.x(),
                 sz = static_cast<int64_t>(region->size.x()) * region->size.y();
-  const int64_t steps[6] = {1, -1, sy, -sy, sz, -sz};
+  const int64_t rows[4] = {sy, -sy, sz, -sz};
   std::vector<uint8_t>& s = region->state;
-  for (int64_t seed : stack) s[seed] |= mark;
-  int64_t marked = static_cast<int64_t>(stack.size());
+  const auto open = [&](int64_t v) { return !(s[v] & mark) && accept(s[v]); };
+  int64_t marked = 0;
   while (!stack.empty()) {
-    const int64_t v = stack.back();
+    const int64_t seed = stack.back();
     stack.pop_back();
-    for (int64_t step : steps) {
-      const int64_t n = v + step;
-      if (!(s[n] & mark) && accept(s[n])) {
-        s[n] |= mark;
-        ++marked;
-        stack.push_back(n);
+    if (!open(seed)) continue;
+    int64_t first = seed, last = seed;
+    while (open(first - 1)) --first;
+    while (open(last + 1)) ++last;
+    for (int64_t v = first; v <= last; ++v) s[v] |= mark;
+    marked += last - first + 1;
+    for (int64_t row : rows) {
+      bool in_run = false;
+      for (int64_t v = first + row; v <= last + row; ++v) {
+        const bool candidate = open(v);
+        if (candidate && !in_run) stack.push_back(v);
+        in_run = candidate;
       }
     }
   }
@@ -252,10 +261,13 @@ class VoxelReader {
   explicit VoxelReader(const Volume& volume)
       : volume_(volume),
         i16_(volume.voxel_type() == VoxelType::kInt16 ? volume.data<int16_t>() : nullptr),
-        f32_(volume.voxel_type() == VoxelType::kFloat32 ? volume.data<float>() : nullptr) {}
+        f32_(volume.voxel_type() == VoxelType::kFloat32 ? volume.data<float>() : nullptr) {
+    if (!i16_ && !f32_) throw InternalError("surface: a volume without voxels reached the reader");
+  }
   float operator()(int i, int j, int k) const {
     const int64_t n = volume_.LinearIndex(i, j, k);
-    return i16_ ? static_cast<float>(i16_[n]) : f32_[n];
+    if (i16_) return static_cast<float>(i16_[n]);
+    return f32_ ? f32_[n] : 0.0f;
   }
   // The value at the voxel of the volume nearest to (i, j, k) (clamped index).
   float Clamped(int i, int j, int k) const {

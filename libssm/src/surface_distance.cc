@@ -9,9 +9,9 @@
 #include <memory>
 #include <numeric>
 #include <sstream>
-#include <thread>
 
 #include "internal/column_intervals.h"
+#include "internal/parallel.h"
 #include "ssmx/core/error.h"
 
 namespace ssmx::ssm {
@@ -160,29 +160,18 @@ SurfaceDistanceSummary ComputeSurfaceDistance(const TriangleMesh& a, const Trian
   ValidateMesh(b, "mesh B");
   ReportProgress(options.progress, 0.0, "indexing the surfaces");
   // The two hierarchies are independent: build them side by side.
-  std::unique_ptr<SurfaceLocator> locator_a;
-  std::exception_ptr failure;
-  std::thread builder([&] {
-    try {
-      locator_a = std::make_unique<SurfaceLocator>(a);
-    } catch (...) {
-      failure = std::current_exception();
-    }
+  std::unique_ptr<SurfaceLocator> locators[2];
+  internal::ParallelFor(2, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      locators[i] = std::make_unique<SurfaceLocator>(i == 0 ? a : b);
   });
-  std::unique_ptr<SurfaceLocator> locator_b;
-  try {
-    locator_b = std::make_unique<SurfaceLocator>(b);
-  } catch (...) {
-    builder.join();
-    throw;
-  }
-  builder.join();
-  if (failure) std::rethrow_exception(failure);
+  const SurfaceLocator& locator_a = *locators[0];
+  const SurfaceLocator& locator_b = *locators[1];
   ReportProgress(options.progress, 0.1, "distances from A to B");
   SurfaceDistanceSummary out;
-  out.signed_distance_a_mm = locator_b->SignedDistances(a.vertices);
+  out.signed_distance_a_mm = locator_b.SignedDistances(a.vertices);
   ReportProgress(options.progress, 0.4, "distances from B to A");
-  out.signed_distance_b_mm = locator_a->SignedDistances(b.vertices);
+  out.signed_distance_b_mm = locator_a.SignedDistances(b.vertices);
 
   const Eigen::VectorXd weights_a = VertexAreas(a), weights_b = VertexAreas(b);
   out.a_to_b = Directed(out.signed_distance_a_mm, weights_a);

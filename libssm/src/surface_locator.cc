@@ -43,7 +43,10 @@ struct SurfaceLocator::Data {
   std::vector<Eigen::Vector3d> vertex_normal;  // angle-weighted pseudonormals, per vertex
   std::vector<Node> nodes;
 
+  // The exact nearest triangle.
   Nearest FindNearest(const Eigen::Vector3d& p) const;
+  // The distance of `n` with the sign of its feature's pseudonormal.
+  double Signed(const Eigen::Vector3d& p, const Nearest& n) const;
 };
 
 namespace {
@@ -364,28 +367,35 @@ ClosestPointResult SurfaceLocator::ClosestPoint(const Eigen::Vector3d& point) co
   return result;
 }
 
-double SurfaceLocator::SignedDistance(const Eigen::Vector3d& point) const {
-  if (!point.allFinite()) throw InvalidInput("surface locator: the query point is not finite");
-  const Nearest n = data_->FindNearest(point);
+double SurfaceLocator::Data::Signed(const Eigen::Vector3d& p, const Nearest& n) const {
   const int32_t t = n.triangle;
   Eigen::Vector3d pseudonormal;
   switch (n.feature) {
-    case Feature::kVertexA: pseudonormal = data_->vertex_normal[data_->corner[t][0]]; break;
-    case Feature::kVertexB: pseudonormal = data_->vertex_normal[data_->corner[t][1]]; break;
-    case Feature::kVertexC: pseudonormal = data_->vertex_normal[data_->corner[t][2]]; break;
-    case Feature::kEdgeAB: pseudonormal = data_->edge_normal[t][0]; break;
-    case Feature::kEdgeBC: pseudonormal = data_->edge_normal[t][1]; break;
-    case Feature::kEdgeCA: pseudonormal = data_->edge_normal[t][2]; break;
-    default: pseudonormal = data_->face_normal[t]; break;
+    case Feature::kVertexA: pseudonormal = vertex_normal[corner[t][0]]; break;
+    case Feature::kVertexB: pseudonormal = vertex_normal[corner[t][1]]; break;
+    case Feature::kVertexC: pseudonormal = vertex_normal[corner[t][2]]; break;
+    case Feature::kEdgeAB: pseudonormal = edge_normal[t][0]; break;
+    case Feature::kEdgeBC: pseudonormal = edge_normal[t][1]; break;
+    case Feature::kEdgeCA: pseudonormal = edge_normal[t][2]; break;
+    default: pseudonormal = face_normal[t]; break;
   }
   const double distance = std::sqrt(n.distance_squared);
-  return (point - n.point).dot(pseudonormal) < 0 ? -distance : distance;
+  return (p - n.point).dot(pseudonormal) < 0 ? -distance : distance;
+}
+
+double SurfaceLocator::SignedDistance(const Eigen::Vector3d& point) const {
+  if (!point.allFinite()) throw InvalidInput("surface locator: the query point is not finite");
+  return data_->Signed(point, data_->FindNearest(point));
 }
 
 Eigen::VectorXd SurfaceLocator::SignedDistances(const Eigen::Ref<const MatrixX3dR>& points) const {
+  if (!points.allFinite()) throw InvalidInput("surface locator: a query point is not finite");
   Eigen::VectorXd out(points.rows());
   ::ssmx::internal::ParallelFor(points.rows(), 256, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) out[i] = SignedDistance(points.row(i).transpose());
+    for (int64_t i = begin; i < end; ++i) {
+      const Eigen::Vector3d p = points.row(i).transpose();
+      out[i] = data_->Signed(p, data_->FindNearest(p));
+    }
   });
   return out;
 }

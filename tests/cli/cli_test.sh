@@ -43,10 +43,10 @@ garbage() {
 expect 0 "--version" -- "$ssmx" --version
 grep -qE '^ssmx [0-9]+\.[0-9]+\.[0-9]+$' "$work/out" && ok || fail "--version output: $(cat "$work/out")"
 expect 0 "--help" -- "$ssmx" --help
-for cmd in info demo mesh distance export; do
+for cmd in info demo mesh distance export drr phantom; do
   grep -q "^  $cmd " "$work/out" || { "$ssmx" --help | grep -q "^  $cmd " && ok || fail "--help does not list $cmd"; }
 done
-for cmd in info demo mesh distance export; do
+for cmd in info demo mesh distance export drr phantom; do
   expect 0 "$cmd --help" -- "$ssmx" "$cmd" --help
   grep -q "^example:" "$work/out" && ok || fail "$cmd --help has no example"
 done
@@ -208,6 +208,17 @@ assert abs(d["enclosed_volume_mm3"] / d["label_voxel_volume_mm3"] - 1) < 0.03, d
 else
   echo "skipped: real-label checks ($data/ct/totalseg_abdomen/labels not found; set SSMX_DATA)"
 fi
+if [ -d "$data/dicom/totalseg_abdomen_j2k_empty_uids" ]; then
+  expect 0 "mesh on a DICOM folder" -- "$ssmx" mesh "$data/dicom/totalseg_abdomen_j2k_empty_uids" \
+    --hu-threshold 250 --target-faces 20000 --out "$work/dicom_bone.ply" --json
+  /usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["format"] == "DICOM" and d["watertight"] and d["faces"] <= 20400, d
+' "$work/out" && ok || fail "mesh on a DICOM folder: wrong content: $(head -c 300 "$work/out")"
+else
+  echo "skipped: DICOM mesh check ($data/dicom not found; set SSMX_DATA)"
+fi
 
 # Garbage input to mesh and distance.
 garbage_run "$work/bad/lying.nii" mesh "$work/bad/lying.nii" --hu-threshold 100 --out "$work/x.stl"
@@ -223,6 +234,49 @@ expect 2 "mesh without --label or --hu-threshold" -- "$ssmx" mesh "$work/demo/th
 expect 2 "mesh --keep biggest" -- "$ssmx" mesh "$work/demo/thigh_ct.nii.gz" --hu-threshold 700 --keep biggest \
   --out "$work/x.stl"
 expect 2 "distance with one mesh" -- "$ssmx" distance "$work/tube.stl"
+
+# ssmx drr on the demo's thigh CT: sidecars, --geometry round trip, seeded noise.
+expect 0 "drr ap" -- "$ssmx" drr "$work/demo/thigh_ct.nii.gz" --view ap --size 96x64 --pixel-spacing 1.5 \
+  --out "$work/ap.mha" --json
+/usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = json.load(open(sys.argv[2]))
+assert d["quantity"] == "line_integral" and d["size"] == [96, 64], d
+assert s["rows"] == 64 and s["cols"] == 96 and s["view"] == "AP", s
+P, src = s["projection_matrix"], s["source_position_mm"]
+# The source is the null space of P; the third row is [d, -d.s] with d = +y for AP.
+for r in P:
+    assert abs(sum(r[i] * src[i] for i in range(3)) + r[3]) < 1e-6 * max(abs(x) for x in r), r
+assert P[2][:3] == [0.0, 1.0, 0.0], P[2]
+assert 0 < d["max_value"] < 20, d
+' "$work/out" "$work/ap.json" && ok || fail "drr ap: wrong JSON or sidecar: $(head -c 300 "$work/out")"
+expect 0 "drr --geometry" -- "$ssmx" --quiet drr "$work/demo/thigh_ct.nii.gz" --geometry "$work/ap.json" \
+  --projector trilinear --out "$work/ap_again.tiff"
+/usr/bin/python3 -c '
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert a["projection_matrix"] == b["projection_matrix"] and b["projector"] == "trilinear", (a, b)
+' "$work/ap.json" "$work/ap_again.json" && ok || fail "drr --geometry did not keep the projection matrix"
+for n in 1 2; do
+  expect 0 "drr noisy intensity $n" -- "$ssmx" --quiet drr "$work/demo/thigh_ct.nii.gz" --view lat --size 64x64 \
+    --quantity intensity --i0 5000 --noise-seed 11 --out "$work/noisy$n.png"
+done
+cmp -s "$work/noisy1.png" "$work/noisy2.png" && ok || fail "drr: the same noise seed gave different bytes"
+garbage_run "$work/bad/lying.nii" drr "$work/bad/lying.nii" --out "$work/x.png"
+garbage_run "$work/bad/does-not-exist.nii.gz" drr "$work/bad/does-not-exist.nii.gz" --out "$work/x.png"
+garbage_run "$work/x.jpg" drr "$work/demo/thigh_ct.nii.gz" --size 8x8 --out "$work/x.jpg"
+garbage_run "$work/nowhere/x.png" drr "$work/demo/thigh_ct.nii.gz" --size 8x8 --out "$work/nowhere/x.png"
+echo '{"rows": 8}' > "$work/bad/view.json"
+garbage_run "$work/bad/view.json" drr "$work/demo/thigh_ct.nii.gz" --geometry "$work/bad/view.json" --out "$work/x.png"
+expect 2 "drr --size 0x8" -- "$ssmx" drr "$work/demo/thigh_ct.nii.gz" --size 0x8 --out "$work/x.png"
+expect 2 "drr --view pa" -- "$ssmx" drr "$work/demo/thigh_ct.nii.gz" --view pa --out "$work/x.png"
+expect 2 "drr without --out" -- "$ssmx" drr "$work/demo/thigh_ct.nii.gz"
+expect 2 "drr --quantity mask without labels" -- "$ssmx" drr "$work/demo/thigh_ct.nii.gz" --quantity mask \
+  --out "$work/x.png"
+expect 2 "drr SAD beyond SID" -- "$ssmx" drr "$work/demo/thigh_ct.nii.gz" --source-to-isocenter 1200 \
+  --out "$work/x.png"
+[ ! -e "$work/x.png" ] && ok || fail "a refused drr left $work/x.png"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -242,8 +242,9 @@ TEST(SurfaceLocator, SignsAgreeWithTheExactSphereIncludingAtVerticesAndEdges) {
   // Batch queries equal single ones.
   MatrixX3dR points = sphere.vertices * 1.1;
   const Eigen::VectorXd batch = locator.SignedDistances(points);
-  for (Eigen::Index v = 0; v < points.rows(); ++v)
+  for (Eigen::Index v = 0; v < points.rows(); ++v) {
     ASSERT_EQ(batch[v], locator.SignedDistance(points.row(v).transpose()));
+  }
 }
 
 TEST(SurfaceLocator, RejectsUnusableMeshesAndPoints) {

@@ -371,6 +371,61 @@ TEST(DecimateSurface, ReachesTheTargetAndStaysOnTheSphere) {
   EXPECT_EQ(DecimateSurface(decimated, 100000).num_faces(), decimated.num_faces());
 }
 
+TEST(DecimateSurface, KeepsTheBoundaryOfAnOpenMeshAndIsDeterministic) {
+  // A sphere with the faces above z = 12 removed: an open cap-less bowl.
+  const TriangleMesh sphere = MakeIcosphere(20, 5);
+  TriangleMesh bowl = sphere;
+  Eigen::Index kept = 0;
+  for (Eigen::Index f = 0; f < sphere.num_faces(); ++f) {
+    double z = 0;
+    for (int c = 0; c < 3; ++c) z += sphere.vertices(sphere.faces(f, c), 2) / 3;
+    if (z < 12) bowl.faces.row(kept++) = sphere.faces.row(f);
+  }
+  bowl.faces.conservativeResize(kept, 3);
+  const MeshCheck before = CheckMesh(bowl);
+  ASSERT_GT(before.boundary_edges, 0);
+  const TriangleMesh decimated = DecimateSurface(bowl, 2000);
+  const MeshCheck after = CheckMesh(decimated);
+  EXPECT_LE(decimated.num_faces(), 2000 * 1.05);
+  EXPECT_EQ(after.boundary_edges, before.boundary_edges);  // boundary vertices never move or merge
+  EXPECT_EQ(after.non_manifold_edges, 0);
+  EXPECT_EQ(after.inconsistent_edges, 0);
+  EXPECT_EQ(after.connected_components, 1);
+  EXPECT_LT(ErrorAgainstSphere(decimated, Eigen::Vector3d::Zero(), 20).max_mm, 0.3);
+  const TriangleMesh again = DecimateSurface(bowl, 2000);
+  EXPECT_EQ(again.vertices, decimated.vertices);
+  EXPECT_EQ(again.faces, decimated.faces);
+  EXPECT_THROW(DecimateSurface(bowl, 3), InvalidInput);
+}
+
+// A torus (genus 1) keeps its genus: V - E + F = 0 before and after.
+TEST(DecimateSurface, KeepsTheGenusOfATorus) {
+  const Eigen::Vector3d c(0, 0, 0);
+  VolumeGeometry g;
+  g.size = {70, 70, 30};
+  g.spacing_mm = {1, 1, 1};
+  g.origin_mm = Eigen::Vector3d(-34.5, -34.5, -14.5);
+  const Volume field = Sample(g, [](const Eigen::Vector3d& p) {
+    const double ring = std::hypot(p.x(), p.y()) - 22;
+    return 8 - std::hypot(ring, p.z());
+  });
+  SurfaceOptions options;
+  options.smooth_iterations = 0;
+  const TriangleMesh torus = ExtractIsoSurface(field, 0, options);
+  const auto euler = [](const TriangleMesh& m) {
+    const MeshCheck check = CheckMesh(m);
+    EXPECT_TRUE(check.watertight());
+    const int64_t edges = 3 * m.num_faces() / 2;
+    return m.num_vertices() - edges + m.num_faces();
+  };
+  EXPECT_EQ(euler(torus), 0);
+  const TriangleMesh decimated = DecimateSurface(torus, 600);
+  EXPECT_LE(decimated.num_faces(), 630);
+  EXPECT_EQ(euler(decimated), 0);
+  // The tube's volume, 2 pi^2 R r^2, survives the tenfold reduction within 3 %.
+  EXPECT_NEAR(CheckMesh(decimated).enclosed_volume_mm3 / (2 * kPi * kPi * 22 * 64), 1.0, 0.03);
+}
+
 TEST(ExtractLabelSurface, TargetFacesDecimatesTheExtractedMesh) {
   SSMX_REQUIRE_DATA("ct/totalseg_abdomen/labels");
   const Volume mask = ReadLabelMask(testing::DataPath("ct/totalseg_abdomen/labels"), "hip_left");

@@ -3,15 +3,20 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <exception>
 #include <thread>
 #include <vector>
 
 namespace ssmx::internal {
 
-// Number of worker threads for data-parallel loops: the hardware concurrency
-// (at least 1).
+// Number of worker threads for data-parallel loops: $SSMX_NUM_THREADS when it
+// is a positive integer, else the hardware concurrency (at least 1).
 inline int WorkerCount() {
+  if (const char* env = std::getenv("SSMX_NUM_THREADS")) {
+    const long n = std::strtol(env, nullptr, 10);
+    if (n > 0) return static_cast<int>(std::min(n, 1024L));
+  }
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 

@@ -80,6 +80,9 @@ class PreparedVolume {
 
  private:
   void FindNonzeroBox();
+  // `in` converted voxel by voxel (defined and used in projector.cc only).
+  template <typename Convert>
+  static PreparedVolume Converted(const Volume& in, const char* what, const Convert& convert);
 
   VolumeGeometry geometry_;
   std::vector<float> mu_;

@@ -34,7 +34,9 @@ struct MeshWriteOptions {
 };
 
 // Writes .stl, .ply, .obj, .vtk or .vtp, chosen by extension, atomically.
-// STL stores float32 coordinates; the others keep double precision.
+// STL stores float32 coordinates; the others keep double precision. PLY stores
+// scalars named "red", "green", "blue" and "alpha" as uchar colour properties
+// (0..255, rounded and clamped), the others as float.
 void WriteMesh(const TriangleMesh& mesh, const std::string& path,
                const MeshWriteOptions& options = {});
 
