@@ -88,6 +88,8 @@ def test_volume_keeps_the_users_array_and_checks_its_shape_against_the_geometry(
         ssmx.Volume(np.zeros((2, 3, 4), np.float64), g)
     with pytest.raises(TypeError, match="C-contiguous"):
         ssmx.Volume(np.zeros((4, 3, 2), np.float32).transpose(2, 1, 0), g)
+    with pytest.raises(TypeError, match="got list"):
+        ssmx.Volume([[[1]]])
     with pytest.raises(ssmx.InvalidInput, match="spacing"):
         ssmx.Volume(np.zeros((2, 3, 4), np.float32),
                     ssmx.VolumeGeometry(size=(4, 3, 2), spacing_mm=(0, 1, 1)))

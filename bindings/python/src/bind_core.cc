@@ -169,6 +169,11 @@ from your array keeps a reference to it (no copy); it is copied into C++ when
 passed to an ssmx function.)doc")
       .def(py::init([](py::handle array, std::optional<VolumeGeometry> geometry) {
              if (!geometry) {
+               if (!py::isinstance<py::array>(array)) {
+                 throw py::type_error(
+                     "Volume.array: expected a (k, j, i) numpy array of int16 or float32, got " +
+                     std::string(py::str(py::type::of(array).attr("__name__"))));
+               }
                const py::array checked = RequireArrayOf(array, true, "int16 or float32", "array",
                                                         {-1, -1, -1}, "(k, j, i)");
                geometry.emplace();
