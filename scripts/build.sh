@@ -10,6 +10,8 @@
 # picked up at once. Otherwise it prints the PYTHONPATH to set.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# ccache: paths relative to the clone, so a rebuild in another folder hits the cache.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$root}" CCACHE_NOHASHDIR=1
 build="${SSMX_BUILD_DIR:-$root/build}"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_INSTALL_PREFIX="$build/install" -DSSMX_BUILD_TESTS=ON -DSSMX_BUILD_PYTHON=ON "$@"

@@ -5,6 +5,8 @@
 # and run the CLI tests on garbage input against it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# ccache: paths relative to the clone, so a rebuild in another folder hits the cache.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$root}" CCACHE_NOHASHDIR=1
 bash "$root/scripts/setup.sh"
 bash "$root/scripts/build.sh"
 build="${SSMX_BUILD_DIR:-$root/build}"

@@ -23,6 +23,10 @@ int RunExport(const std::vector<std::string>& args, const Settings& settings);
 int RunMesh(const std::vector<std::string>& args, const Settings& settings);
 int RunDistance(const std::vector<std::string>& args, const Settings& settings);
 int RunPhantom(const std::vector<std::string>& args, const Settings& settings);
+int RunBuildModel(const std::vector<std::string>& args, const Settings& settings);
+int RunModelInfo(const std::vector<std::string>& args, const Settings& settings);
+int RunSample(const std::vector<std::string>& args, const Settings& settings);
+int RunModelEval(const std::vector<std::string>& args, const Settings& settings);
 
 }  // namespace ssmx::cli
 

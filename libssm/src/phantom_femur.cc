@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "internal/phantom_geometry.h"
+#include "internal/random.h"
 #include "ssmx/core/error.h"
 #include "ssmx/ssm/phantom.h"
 
@@ -283,20 +284,7 @@ FemurParameters MeanFemurParameters(BodySide side) {
   return FemurParametersFromNamedValues(values, side, "mean femur parameters");
 }
 
-namespace {
-
-// Uniform in (0, 1) from 53 random bits of mt19937_64 (never 0).
-double Uniform01(std::mt19937_64& rng) {
-  return (static_cast<double>(rng() >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-
-// Standard normal by the Box-Muller transform, one value per call.
-double StandardNormal(std::mt19937_64& rng) {
-  const double u1 = Uniform01(rng), u2 = Uniform01(rng);
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * kPi * u2);
-}
-
-}  // namespace
+using ::ssmx::internal::StandardNormal;
 
 std::vector<FemurParameters> SampleFemurParameters(int n, uint64_t seed, CohortSides sides) {
   if (n < 1 || n > 100000)

@@ -43,10 +43,10 @@ garbage() {
 expect 0 "--version" -- "$ssmx" --version
 grep -qE '^ssmx [0-9]+\.[0-9]+\.[0-9]+$' "$work/out" && ok || fail "--version output: $(cat "$work/out")"
 expect 0 "--help" -- "$ssmx" --help
-for cmd in info demo mesh distance export drr phantom; do
+for cmd in info demo mesh distance export drr phantom build-model model-info sample model-eval; do
   grep -q "^  $cmd " "$work/out" || { "$ssmx" --help | grep -q "^  $cmd " && ok || fail "--help does not list $cmd"; }
 done
-for cmd in info demo mesh distance export drr phantom; do
+for cmd in info demo mesh distance export drr phantom build-model model-info sample model-eval; do
   expect 0 "$cmd --help" -- "$ssmx" "$cmd" --help
   grep -q "^example:" "$work/out" && ok || fail "$cmd --help has no example"
 done
@@ -277,6 +277,75 @@ expect 2 "drr --quantity mask without labels" -- "$ssmx" drr "$work/demo/thigh_c
 expect 2 "drr SAD beyond SID" -- "$ssmx" drr "$work/demo/thigh_ct.nii.gz" --source-to-isocenter 1200 \
   --out "$work/x.png"
 [ ! -e "$work/x.png" ] && ok || fail "a refused drr left $work/x.png"
+
+# Shape models: build from a small phantom cohort (true correspondence), read
+# it back (also with h5py), sample with a seed; refusals name the file.
+if "$ssmx" --help | grep -q "^  build-model "; then
+  expect 0 "phantom cohort for build-model" -- "$ssmx" --quiet phantom --n 6 --seed 3 --faces 2000 \
+    --mesh-spacing 1.5 --out "$work/cohort"
+  expect 0 "build-model" -- "$ssmx" --quiet build-model "$work"/cohort/femur_00?.ply --out "$work/femur.h5" \
+    --align similarity --modes 3 --json
+  /usr/bin/python3 -c '
+import json, sys, h5py
+d = json.load(open(sys.argv[1]))
+assert d["modes"] == 3 and d["modes_available"] == 5 and d["training_shapes"] == 6, d
+f = h5py.File(sys.argv[2], "r")
+assert int(f["version/minorVersion"][()]) == 9 and f["model/pcaBasis"].shape == (3 * d["vertices"], 3)
+assert f["representer"].attrs["datasetType"][0] == b"POLYGON_MESH"
+assert f["modelinfo/modelBuilder-0/parameters/alignment"][0] == b"similarity"
+' "$work/out" "$work/femur.h5" && ok || fail "build-model: wrong JSON or file: $(head -c 300 "$work/out")"
+  expect 0 "model-info" -- "$ssmx" model-info "$work/femur.h5"
+  grep -q "modes 3" "$work/out" && ok || fail "model-info text: $(head -c 300 "$work/out")"
+  expect 0 "build-model --landmarks cohort.json" -- "$ssmx" --quiet build-model "$work"/cohort/femur_00?.ply \
+    --out "$work/femur_lm.h5" --landmarks "$work/cohort/cohort.json"
+  expect 0 "model-info --json with landmarks" -- "$ssmx" model-info --json "$work/femur_lm.h5"
+  /usr/bin/python3 -c '
+import json, sys
+d, c = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert d["landmarks"] == c["template"]["landmark_vertices"] and len(d["landmarks"]) == 8, d["landmarks"]
+' "$work/out" "$work/cohort/cohort.json" && ok || fail "build-model --landmarks: not carried"
+  echo '{"tip": 999999}' > "$work/bad/landmarks.json"
+  garbage_run "$work/bad/landmarks.json" build-model "$work"/cohort/femur_00?.ply --out "$work/x.h5" \
+    --landmarks "$work/bad/landmarks.json"
+  for n in 1 2; do
+    expect 0 "sample $n" -- "$ssmx" --quiet sample "$work/femur.h5" --n 2 --seed 5 --out "$work/samples$n"
+  done
+  cmp -s "$work/samples1/sample_001.ply" "$work/samples2/sample_001.ply" && ok ||
+    fail "sample: the same seed gave different bytes"
+  [ -s "$work/samples1/samples.json" ] && ok || fail "sample wrote no samples.json"
+  expect 0 "info on a sample" -- "$ssmx" info "$work/samples1/sample_000.ply"
+  garbage_run "$work/bad/zero.stl" build-model "$work/cohort/femur_000.ply" "$work/bad/zero.stl" --out "$work/x.h5"
+  "$ssmx" --quiet phantom --n 1 --seed 1 --faces 1000 --mesh-spacing 2 --out "$work/other" > /dev/null 2>&1
+  garbage_run "$work/other/femur_000.ply" build-model "$work/cohort/femur_000.ply" \
+    "$work/other/femur_000.ply" --out "$work/x.h5"
+  garbage_run "$work/bad/zero.stl" model-info "$work/bad/zero.stl"
+  garbage_run "$work/bad/nothing.h5" model-info "$work/bad/nothing.h5"
+  garbage_run "$work/demo/sphere.ply" sample "$work/demo/sphere.ply" --out "$work/s3"
+  expect 2 "build-model --variance 2" -- "$ssmx" build-model "$work"/cohort/femur_00?.ply --out "$work/x.h5" \
+    --variance 2
+  expect 2 "build-model --align affine" -- "$ssmx" build-model "$work"/cohort/femur_00?.ply --out "$work/x.h5" \
+    --align affine
+  expect 2 "sample --seed -1" -- "$ssmx" sample "$work/femur.h5" --seed -1 --out "$work/s3"
+  [ ! -e "$work/x.h5" ] && ok || fail "a refused build-model left $work/x.h5"
+  expect 0 "model-eval --leave-one-out" -- "$ssmx" model-eval --leave-one-out "$work"/cohort/femur_00?.ply \
+    --samples 50 --json
+  /usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+g, s = d["generalisation"], d["specificity"]
+assert d["shapes"] == 6 and g["modes"] == [1, 2, 3, 4] and len(d["compactness"]) == 5, d
+assert g["mean_mm"][-1] < g["mean_mm"][0] and s["samples"] == 50 and abs(d["compactness"][-1] - 1) < 1e-12, d
+' "$work/out" && ok || fail "model-eval: wrong JSON: $(head -c 300 "$work/out")"
+  expect 0 "model-eval --test" -- "$ssmx" model-eval "$work/femur.h5" --test "$work/cohort/femur_000.ply" \
+    --samples 20 --modes 1,3
+  expect 2 "model-eval without --test" -- "$ssmx" model-eval "$work/femur.h5" "$work/cohort/femur_000.ply"
+  garbage_run "$work/other/femur_000.ply" model-eval "$work/femur.h5" --test "$work/other/femur_000.ply"
+  if [ -f "$data/models/femur_gp_statismo/femur_gp_model_50-components.h5" ]; then
+    expect 0 "model-info on the scalismo model" -- "$ssmx" model-info --json \
+      "$data/models/femur_gp_statismo/femur_gp_model_50-components.h5"
+    grep -q '"modes": 51' "$work/out" && ok || fail "model-info scalismo: $(head -c 300 "$work/out")"
+  fi
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
