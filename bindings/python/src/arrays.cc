@@ -57,6 +57,10 @@ py::array RequireArrayOf(py::handle object, bool dtype_matches, const char* dtyp
   return array;
 }
 
+Rows RequireRows(py::handle object, const std::string& what, const std::string& shape_text) {
+  return Rows{RequireArray<double>(object, what, {-1, 3}, shape_text)};
+}
+
 Points RequirePoints(py::handle object, const std::string& what) {
   Points points;
   if (py::isinstance<py::array>(object) && py::reinterpret_borrow<py::array>(object).ndim() == 2) {

@@ -96,6 +96,16 @@ struct Points {
 };
 Points RequirePoints(py::handle object, const std::string& what);
 
+// An (N, 3) float64 C-contiguous array seen as an Eigen row-major matrix, in
+// place (no copy); `array` keeps the memory alive.
+struct Rows {
+  py::array_t<double> array;
+  Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, 3, Eigen::RowMajor>> map() const {
+    return {array.data(), array.shape(0), 3};
+  }
+};
+Rows RequireRows(py::handle object, const std::string& what, const std::string& shape_text);
+
 // Applies `f` (Eigen::Vector3d -> Eigen::Matrix<double, D, 1>) to every point
 // with the GIL released. Returns a float (D = 1) or a (D,) array for one point,
 // else an (N,) or (N, D) array that owns its buffer.

@@ -11,10 +11,12 @@ PYBIND11_MODULE(_core, m) {
   m.attr("__version__") = ssmx::Version();
   ssmx::python::BindErrors(m);
   ssmx::python::BindCore(m);
-  py::module_ ssm = m.def_submodule("ssm", "Volumes, meshes, surfaces, distances, phantoms");
+  py::module_ ssm =
+      m.def_submodule("ssm", "Volumes, meshes, surfaces, distances, phantoms, shape models");
   ssmx::python::BindSsmIo(ssm);
   ssmx::python::BindSurface(ssm);
   ssmx::python::BindPhantom(ssm);
+  ssmx::python::BindShapeModel(ssm);
   py::module_ drr = m.def_submodule("drr", "Projection geometry, DRRs, detector model, X-ray IO");
   ssmx::python::BindDrr(drr);
   py::module_ ar = m.def_submodule("ar_export", "GLB, USDZ, OBJ/STL/PLY export and the viewer");

@@ -7,7 +7,7 @@ The package mirrors the C++ targets:
   float64 vertices, (F, 3) int32 faces), ``Image2D``, mesh checks, the error
   classes and logging.
 - ``ssmx.ssm``: volume and mesh IO, DICOM, surfaces, distances, label maps,
-  voxelisation and the phantom femur cohort.
+  voxelisation, the phantom femur cohort and shape models (statismo files).
 - ``ssmx.drr``: projection geometry, DRRs, the detector model, X-ray image IO.
 - ``ssmx.registration``: the biplanar shape-model fit (lands with its C++ code).
 - ``ssmx.ar_export``: GLB, USDZ, OBJ/STL/PLY and the offline viewer.

@@ -1,4 +1,4 @@
-"""ssmx.ssm -- volumes, meshes, surfaces, distances, label maps, phantoms.
+"""ssmx.ssm -- volumes, meshes, surfaces, distances, label maps, phantoms, shape models.
 
 Mirrors the C++ target ssmx::ssm (libssm/include/ssmx/ssm). Volumes are
 ``ssmx.Volume`` (a (k, j, i) int16/float32 array plus ``VolumeGeometry`` in
