@@ -136,6 +136,16 @@ def test_prepared_volumes_follow_the_hu_formula():
     other = ssmx.Volume(np.zeros((4, 5, 7), np.int16))
     with pytest.raises(ssmx.InvalidInput, match="grid"):
         drr.PreparedVolume.from_hounsfield_masked(ct, other)
+    # The empty-space map: one 8^3 block per entry, 1 where a voxel is non-zero.
+    sparse = np.zeros((20, 20, 20), np.float32)
+    sparse[17, 3, 10] = 0.5  # (k, j, i)
+    blocks = drr.PreparedVolume.from_attenuation(ssmx.Volume(sparse))
+    assert drr.PreparedVolume.BLOCK_SIZE == 8
+    np.testing.assert_array_equal(blocks.block_counts(), [3, 3, 3])
+    expected_blocks = np.zeros((3, 3, 3), np.uint8)
+    expected_blocks[17 // 8, 3 // 8, 10 // 8] = 1
+    np.testing.assert_array_equal(blocks.nonzero_blocks, expected_blocks)
+    assert blocks.nonzero_blocks.base is blocks
     # The attenuation array is a read-only view that keeps the prepared volume alive.
     view = prepared.mu
     assert view.base is not None and not view.flags.writeable and not view.flags.owndata

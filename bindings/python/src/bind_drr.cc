@@ -294,6 +294,21 @@ project() may run on one PreparedVolume from several Python threads at once
           "by the array.")
       .def_property_readonly("nonzero_min", &drr::PreparedVolume::nonzero_min,
                              "(3,) int (i, j, k) lowest corner of the non-zero box")
+      .def_property_readonly_static(
+          "BLOCK_SIZE", [](py::object) { return drr::PreparedVolume::kBlockSize; },
+          "Edge of the empty-space blocks, voxels.")
+      .def("block_counts", &drr::PreparedVolume::block_counts,
+           "(3,) int blocks along (i, j, k) of the empty-space map.")
+      .def_property_readonly(
+          "nonzero_blocks",
+          [](py::object self) {
+            const auto& v = self.cast<const drr::PreparedVolume&>();
+            const Eigen::Vector3i n = v.block_counts();
+            return ViewOf(v.nonzero_blocks().data(), {n.z(), n.y(), n.x()}, self,
+                          /*read_only=*/true);
+          },
+          "(nb_k, nb_j, nb_i) uint8 empty-space map: 1 for a block of BLOCK_SIZE^3 voxels "
+          "holding a non-zero voxel; a read-only view.")
       .def_property_readonly("nonzero_max", &drr::PreparedVolume::nonzero_max,
                              "(3,) int (i, j, k) highest corner (inclusive); min > max when empty");
   py::class_<drr::PreparedVolume::Builder>(m, "PreparedVolumeBuilder", R"doc(

@@ -136,6 +136,10 @@ class PreparedVolume:
     def nonzero_min(self) -> npt.NDArray[np.int32]: ...  # (3,) (i, j, k)
     @property
     def nonzero_max(self) -> npt.NDArray[np.int32]: ...
+    BLOCK_SIZE: int
+    def block_counts(self) -> npt.NDArray[np.int32]: ...  # (3,) along (i, j, k)
+    @property
+    def nonzero_blocks(self) -> npt.NDArray[np.uint8]: ...  # (nb_k, nb_j, nb_i), read-only
 
 class PreparedVolumeBuilder:
     def __init__(self, geometry: VolumeGeometry, mu_water_per_mm: float = ...) -> None: ...
