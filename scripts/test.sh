@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One command on a fresh Debian 12: install dependencies, build, run every test
-# (C++ unit and real-data tests, CLI tests, the CMake consumer test), then
-# rebuild the command with AddressSanitizer + UBSan and run the CLI tests on
-# garbage input against it.
+# (C++ unit and real-data tests, CLI tests, the CMake consumer test, the Python
+# tests and notebooks), then rebuild the command with AddressSanitizer + UBSan
+# and run the CLI tests on garbage input against it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 # ccache: paths relative to the clone, so a rebuild in another folder hits the cache.
