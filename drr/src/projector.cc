@@ -49,17 +49,11 @@ inline bool Clip(const double a[3], const double dir[3], const double lo[3], con
   return t0 < t1;
 }
 
-// Sum of count floats `stride` apart; two partial sums so that consecutive
-// adds need not wait on each other.
+// Sum of count floats `stride` apart (runs are short: a plain loop is fastest).
 inline float StridedSum(const float* p, int64_t stride, int64_t count) {
-  float s0 = 0.0f, s1 = 0.0f;
-  int64_t k = 0;
-  for (; k + 2 <= count; k += 2, p += 2 * stride) {
-    s0 += p[0];
-    s1 += p[stride];
-  }
-  if (k < count) s0 += p[0];
-  return s0 + s1;
+  float s = 0.0f;
+  for (int64_t k = 0; k < count; ++k, p += stride) s += *p;
+  return s;
 }
 
 // Integral of mu over t in [t0, t1] along a + t*dir (shifted index
@@ -111,11 +105,12 @@ double IntegrateExact(const Grid& g, const double a[3], const double dir[3], dou
     index[k] = std::clamp(static_cast<int64_t>(x), lo[k], hi[k]);
     offset += index[k] * stride[k];
   }
-  // Slabs index[0] .. last along the main axis.
+  // Slabs index[0] .. last along the main axis (at least one: a segment of
+  // zero length then gets a zero weight).
   const double x_end = o[0] + t1 * d[0];
   const int64_t end_floor = static_cast<int64_t>(x_end);
-  const int64_t last = std::clamp(end_floor - (static_cast<double>(end_floor) == x_end ? 1 : 0),
-                                  index[0] - 1, hi[0]);
+  const int64_t last =
+      std::clamp(end_floor - (static_cast<double>(end_floor) == x_end ? 1 : 0), index[0], hi[0]);
   const float* mu = g.mu;
   const int64_t sm = stride[0], sp = stride[1], sq = stride[2];
   constexpr double kNever = std::numeric_limits<double>::infinity();
@@ -126,23 +121,18 @@ double IntegrateExact(const Grid& g, const double a[3], const double dir[3], dou
   double tq = iq < hi[2] ? (plane_q - o[2]) * inv[2] : kNever;
   double t = t0, sum = 0.0;
   for (;;) {
+    // The ray stays in the column of voxels (., ip, iq) from t to the next
+    // event te, over slabs n .. n_end: their whole-slab sum, minus the part of
+    // the first slab before t and of the last one after te.
     const double te = std::min(std::min(tp, tq), t1);
-    const double tm = (static_cast<double>(n + 1) - o[0]) * inv[0];
-    if (tm < te) {
-      // Finish the current slab, then the whole slabs before the one that
-      // holds the event.
-      sum += mu[offset] * (tm - t);
-      ++n;
-      offset += sm;
-      const int64_t n_event = std::min(static_cast<int64_t>(o[0] + te * d[0]), last);
-      if (n_event > n) {
-        sum += static_cast<double>(StridedSum(mu + offset, sm, n_event - n)) * inv[0];
-        offset += (n_event - n) * sm;
-        n = n_event;
-      }
-      t = (static_cast<double>(n) - o[0]) * inv[0];
-    }
-    sum += mu[offset] * std::max(te - t, 0.0);
+    const int64_t n_end = std::clamp(static_cast<int64_t>(o[0] + te * d[0]), n, last);
+    const int64_t run = n_end - n;
+    const double head = t - (static_cast<double>(n) - o[0]) * inv[0];
+    const double tail = (static_cast<double>(n_end + 1) - o[0]) * inv[0] - te;
+    sum += static_cast<double>(StridedSum(mu + offset, sm, run + 1)) * inv[0] - mu[offset] * head -
+           mu[offset + run * sm] * tail;
+    offset += run * sm;
+    n = n_end;
     t = te;
     if (te >= t1) break;
     if (tp <= tq) {
@@ -175,6 +165,11 @@ double FirstOccupied(const Grid& g, const double p[3], const double v[3], double
   const auto block_of = [&](double x, int axis) {
     return std::clamp(static_cast<int64_t>(x * inv_block), int64_t{0}, g.block_n[axis] - 1);
   };
+  // Most rays start in an occupied block (the clip box is tight): one lookup.
+  if (g.blocks[block_of(p[0], 0) + block_of(p[1], 1) * g.block_stride[1] +
+               block_of(p[2], 2) * g.block_stride[2]]) {
+    return 0.0;
+  }
   const int64_t step = v[m] > 0 ? 1 : -1;
   int64_t bm = block_of(p[m], m);
   // On a block plane and moving down: the block below.

@@ -20,7 +20,8 @@ constexpr double kDefaultMuWaterPerMm = 0.02059;
 
 // HU -> mu (1/mm): mu_water * max(0, 1 + HU/1000), evaluated in float as
 // max(0, mu_water + (mu_water / 1000) * HU) so that converting a volume
-// vectorises (the result is within 2 float ulps of the double formula).
+// vectorises (it differs from the formula in double by at most 4 float ulps of
+// mu_water, 8e-9 /mm at the default, measured for HU -1100..4000).
 inline float AttenuationFromHounsfield(float hu, double mu_water_per_mm) {
   const float mu =
       static_cast<float>(mu_water_per_mm) + static_cast<float>(mu_water_per_mm * 1e-3) * hu;
