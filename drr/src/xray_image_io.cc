@@ -29,9 +29,7 @@ Format FormatOf(const std::string& path) {
   const std::string p = Lower(path);
   if (EndsWith(p, ".png")) return Format::kPng;
   if (EndsWith(p, ".tif") || EndsWith(p, ".tiff")) return Format::kTiff;
-  for (const char* ext : {".mha", ".mhd", ".nii", ".nii.gz", ".nrrd", ".nhdr"}) {
-    if (EndsWith(p, ext)) return Format::kVolume;
-  }
+  if (ssm::HasVolumeExtension(path)) return Format::kVolume;  // the volume readers' own list
   throw InvalidInput(path +
                      ": unknown image format; use .png (16-bit), .tif/.tiff (float), "
                      ".mha, .nii, .nii.gz or .nrrd");
