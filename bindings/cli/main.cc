@@ -31,6 +31,9 @@ const Command kCommands[] = {
     {"sample", "draw seeded random shapes from a shape model", ssmx::cli::RunSample},
     {"model-eval", "compactness, generalisation and specificity curves of a shape model",
      ssmx::cli::RunModelEval},
+    {"fit", "reconstruct a bone: fit a shape model to calibrated X-ray views (AP + lateral)",
+     ssmx::cli::RunFit},
+    {"edges", "show the edges the fit sees in an X-ray (DICOM CR/DX, DRR images)", ssmx::cli::RunEdges},
 };
 
 void PrintUsage(std::FILE* out) {

@@ -31,6 +31,7 @@
 #include "ssmx/core/error.h"
 #include "ssmx/core/log.h"
 #include "ssmx/ssm/dicom_series.h"
+#include "ssmx/ssm/radiograph_io.h"
 
 namespace ssmx::internal {
 namespace fs = std::filesystem;
@@ -449,6 +450,39 @@ std::string DescribeSeries(const std::vector<Series>& series) {
   return out.str();
 }
 
+// Rescaled float values of the first `count` pixels of a decoded buffer.
+std::vector<float> ConvertPixels(const gdcm::Image& image, const std::vector<char>& buffer,
+                                 size_t count, const std::string& path) {
+  const gdcm::PixelFormat& pf = image.GetPixelFormat();
+  const double slope = image.GetSlope() == 0.0 ? 1.0 : image.GetSlope();
+  const double intercept = image.GetIntercept();
+  std::vector<float> values(count);
+  auto convert = [&](auto tag) {
+    using T = decltype(tag);
+    for (size_t i = 0; i < count; ++i) {
+      T v;
+      std::memcpy(&v, buffer.data() + i * sizeof(T), sizeof(T));
+      values[i] = static_cast<float>(v * slope + intercept);
+    }
+  };
+  switch (pf.GetScalarType()) {
+    case gdcm::PixelFormat::UINT8: convert(uint8_t{}); break;
+    case gdcm::PixelFormat::INT8: convert(int8_t{}); break;
+    case gdcm::PixelFormat::UINT12:
+    case gdcm::PixelFormat::UINT16: convert(uint16_t{}); break;
+    case gdcm::PixelFormat::INT12:
+    case gdcm::PixelFormat::INT16: convert(int16_t{}); break;
+    case gdcm::PixelFormat::UINT32: convert(uint32_t{}); break;
+    case gdcm::PixelFormat::INT32: convert(int32_t{}); break;
+    case gdcm::PixelFormat::FLOAT32: convert(float{}); break;
+    case gdcm::PixelFormat::FLOAT64: convert(double{}); break;
+    default:
+      throw InvalidInput(path + ": unsupported pixel format " +
+                         std::string(pf.GetScalarTypeAsString()));
+  }
+  return values;
+}
+
 // Decodes the pixel data of one file (all frames) to rescaled float values.
 std::vector<float> DecodeFile(const FileHeader& header) {
   const SliceGeometry& g = header.frames.front();
@@ -481,33 +515,7 @@ std::vector<float> DecodeFile(const FileHeader& header) {
     throw InvalidInput(header.path + ": pixel data cannot be decoded (truncated or corrupt " +
                        header.transfer_syntax + " stream)");
   }
-  const double slope = image.GetSlope() == 0.0 ? 1.0 : image.GetSlope();
-  const double intercept = image.GetIntercept();
-  std::vector<float> values(count);
-  auto convert = [&](auto tag) {
-    using T = decltype(tag);
-    for (size_t i = 0; i < count; ++i) {
-      T v;
-      std::memcpy(&v, buffer.data() + i * sizeof(T), sizeof(T));
-      values[i] = static_cast<float>(v * slope + intercept);
-    }
-  };
-  switch (pf.GetScalarType()) {
-    case gdcm::PixelFormat::UINT8: convert(uint8_t{}); break;
-    case gdcm::PixelFormat::INT8: convert(int8_t{}); break;
-    case gdcm::PixelFormat::UINT12:
-    case gdcm::PixelFormat::UINT16: convert(uint16_t{}); break;
-    case gdcm::PixelFormat::INT12:
-    case gdcm::PixelFormat::INT16: convert(int16_t{}); break;
-    case gdcm::PixelFormat::UINT32: convert(uint32_t{}); break;
-    case gdcm::PixelFormat::INT32: convert(int32_t{}); break;
-    case gdcm::PixelFormat::FLOAT32: convert(float{}); break;
-    case gdcm::PixelFormat::FLOAT64: convert(double{}); break;
-    default:
-      throw InvalidInput(header.path + ": unsupported pixel format " +
-                         std::string(pf.GetScalarTypeAsString()));
-  }
-  return values;
+  return ConvertPixels(image, buffer, count, header.path);
 }
 
 // Bilinear sample of one slice at continuous (column, row); NaN outside.
@@ -728,6 +736,67 @@ namespace ssmx::ssm {
 std::vector<DicomSeriesSummary> ListDicomSeries(const std::string& folder) {
   std::vector<DicomSeriesSummary> out;
   for (const auto& s : internal::ScanFolder(folder, {}).series) out.push_back(s.summary);
+  return out;
+}
+
+
+DicomRadiograph ReadDicomRadiograph(const std::string& path) {
+  if (!std::ifstream(path, std::ios::binary)) {
+    throw IoError(path + ": cannot open the radiograph (check the path and permissions)");
+  }
+  gdcm::ImageReader reader;
+  reader.SetFileName(path.c_str());
+  if (!reader.Read()) {
+    throw InvalidInput(path + ": not a readable DICOM image (not DICOM, truncated, or an "
+                       "unsupported transfer syntax)");
+  }
+  const gdcm::Image& image = reader.GetImage();
+  const gdcm::DataSet& ds = reader.GetFile().GetDataSet();
+  if (image.GetPixelFormat().GetSamplesPerPixel() != 1) {
+    throw InvalidInput(path + ": a colour image; a radiograph must be grey-scale");
+  }
+  const unsigned int* dims = image.GetDimensions();
+  const int cols = static_cast<int>(dims[0]);
+  const int rows = static_cast<int>(dims[1]);
+  if (rows <= 0 || cols <= 0 || !ds.FindDataElement(internal::kPixelData)) {
+    throw InvalidInput(path + ": the file has no pixel data; it is not an image");
+  }
+  std::vector<char> buffer(image.GetBufferLength());
+  const size_t count = static_cast<size_t>(rows) * cols;
+  if (buffer.size() < count * image.GetPixelFormat().GetPixelSize() ||
+      !image.GetBuffer(buffer.data())) {
+    throw InvalidInput(path + ": pixel data cannot be decoded (truncated or corrupt file)");
+  }
+  DicomRadiograph out;
+  out.image = Image2D(rows, cols);
+  out.image.pixels = internal::ConvertPixels(image, buffer, count, path);
+  out.photometric = internal::GetString(ds, gdcm::Tag(0x0028, 0x0004));
+  if (out.photometric == "MONOCHROME1") {
+    const auto [low, high] = std::minmax_element(out.image.pixels.begin(), out.image.pixels.end());
+    const float sum = *low + *high;
+    for (float& v : out.image.pixels) v = sum - v;
+  }
+  out.modality = internal::GetString(ds, internal::kModality);
+  out.view_position = internal::GetString(ds, gdcm::Tag(0x0018, 0x5101));
+  std::vector<double> spacing =
+      internal::ParseNumbers(internal::GetString(ds, gdcm::Tag(0x0018, 0x1164)));
+  if (spacing.size() != 2) {
+    spacing = internal::ParseNumbers(internal::GetString(ds, internal::kPixelSpacing));
+  }
+  if (spacing.size() == 2 && spacing[0] > 0 && spacing[1] > 0) {
+    out.spacing_known = true;
+    out.image.pixel_spacing_v_mm = spacing[0];  // DICOM: row spacing first
+    out.image.pixel_spacing_u_mm = spacing[1];
+  }
+  const auto distance = [&](uint16_t element) -> std::optional<double> {
+    const std::vector<double> v =
+        internal::ParseNumbers(internal::GetString(ds, gdcm::Tag(0x0018, element)));
+    if (v.size() == 1 && v[0] > 0) return v[0];
+    return std::nullopt;
+  };
+  out.source_to_detector_mm = distance(0x1110);
+  out.source_to_patient_mm = distance(0x1111);
+  out.image.quantity = ImageQuantity::kIntensity;
   return out;
 }
 
