@@ -60,6 +60,7 @@ struct Args {
   double symmetric = 0.0;
   int levels = 3;
   double roi = 25;
+  double capture = 4;
 };
 
 Args Parse(int argc, char** argv) {
@@ -237,6 +238,7 @@ int main(int argc, char** argv) {
         options.symmetric_weight = args.symmetric;
         options.edges.levels = args.levels;
         options.roi_margin_mm = args.roi;
+        options.capture_factor = args.capture;
         options.search = args.search && scenario == "perturbed";
         const auto start = std::chrono::steady_clock::now();
         const registration::FitResult fit =

@@ -398,6 +398,8 @@ std::string FitOptions::IsValid() const {
   if (solver_iterations < 1) return "solver_iterations must be >= 1";
   if (!(edge_noise_px > 0)) return "edge_noise_px must be > 0";
   if (!(robust_scale > 0)) return "robust_scale must be > 0";
+  if (!(capture_factor >= 1)) return "capture_factor must be >= 1";
+  if (capture_modes < 0) return "capture_modes must be >= 0";
   if (!(symmetric_weight >= 0)) return "symmetric_weight must be >= 0";
   if (!(landmark_sd_px >= 0)) return "landmark_sd_px must be >= 0";
   if (!(symmetric_band_px > 0)) return "symmetric_band_px must be > 0";
@@ -624,8 +626,8 @@ class Fitter {
 
   // One Levenberg-Marquardt solve with the contours fixed; returns the
   // summary's final cost.
-  ceres::Solver::Summary Solve(int level, int active_modes,
-                               std::vector<Silhouette>* silhouettes_out) {
+  ceres::Solver::Summary Solve(int level, int active_modes, std::vector<Silhouette>* silhouettes_out,
+                               double robust_factor = 1.0) {
     const std::vector<Silhouette> silhouettes = Silhouettes(params_, level);
     const int k = modes();
     const int block = static_cast<int>(params_.a.size());
@@ -636,7 +638,7 @@ class Fitter {
     std::vector<double*> blocks = {params_.q, params_.t, &params_.log_scale};
     double* a = params_.a.data();
     const auto add_image = [&](ImageCost* cost, double weight) {
-      ceres::LossFunction* loss = new ceres::CauchyLoss(options_.robust_scale);
+      ceres::LossFunction* loss = new ceres::CauchyLoss(options_.robust_scale * robust_factor);
       if (weight != 1.0) loss = new ceres::ScaledLoss(loss, weight, ceres::TAKE_OWNERSHIP);
       problem.AddResidualBlock(cost, loss, {params_.q, params_.t, &params_.log_scale, a});
     };
@@ -994,6 +996,24 @@ FitResult FitShapeModel(const ssm::ShapeModel& model, const std::vector<FitView>
   const int k = fitter.modes();
   std::vector<Silhouette> silhouettes;
   bool first_solve = true;
+  // Capture: without landmarks the start may be far off (centimetres,
+  // degrees); the pose alone is first fitted at the coarsest level with a
+  // robust scale `capture_factor` times wider, so that distant edges still pull.
+  if (result.start != FitStart::kLandmarks && options.capture_factor > 1) {
+    for (int outer = 0; outer < options.outer_iterations; ++outer) {
+      const MatrixX3dR before = fitter.World(fitter.params());
+      const ceres::Solver::Summary summary =
+          fitter.Solve(coarsest, std::min(k, options.capture_modes), &silhouettes, options.capture_factor);
+      if (first_solve) {
+        result.initial_cost = summary.initial_cost;
+        first_solve = false;
+      }
+      result.iterations += static_cast<int>(summary.iterations.size());
+      ++result.solves;
+      const double moved = (fitter.World(fitter.params()) - before).rowwise().norm().maxCoeff();
+      if (moved < 0.1 * std::ldexp(1.0, coarsest)) break;
+    }
+  }
   for (int level = coarsest; level >= 0; --level) {
     // The pose alone at the coarsest level, then more and more modes.
     const int active = options.edges.levels == 1

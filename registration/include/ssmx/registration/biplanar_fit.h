@@ -80,6 +80,12 @@ struct FitOptions {
   int solver_iterations = 30;  // Levenberg-Marquardt iterations per solve, at most
   double edge_noise_px = 1.0;  // assumed edge localisation noise, level pixels
   double robust_scale = 2.0;   // Cauchy loss scale, in units of edge_noise_px
+  // Starts without landmarks first fit the pose alone at the coarsest level
+  // with a robust scale this many times wider (1: no capture stage).
+  double capture_factor = 4.0;
+  // ... together with the first modes (size and length vary most in bones, so
+  // the ends of the mean shape cannot both match before these are free).
+  int capture_modes = 2;
   // Landmarks given for the start also stay in the cost: each marked point
   // pulls its model vertex's projection with this standard deviation
   // (full-resolution pixels). 0: landmarks only start the fit.
