@@ -312,6 +312,32 @@ struct VolumeContext {
   Eigen::Vector3d center = Eigen::Vector3d::Zero();
 };
 
+// The mask cut to the box of its non-zero voxels (one zero voxel when empty),
+// on the same voxel lattice: a structure of a large CT (TotalSegmentator has
+// over 100) then costs the memory of its box, not of the whole CT.
+Volume CropToNonzero(const Volume& mask) {
+  const VolumeGeometry& g = mask.geometry();
+  Eigen::Vector3i lo = g.size, hi = Eigen::Vector3i::Constant(-1);
+  for (int k = 0; k < g.size.z(); ++k)
+    for (int j = 0; j < g.size.y(); ++j)
+      for (int i = 0; i < g.size.x(); ++i) {
+        if (mask.At(i, j, k) != 0) {
+          lo = lo.cwiseMin(Eigen::Vector3i(i, j, k));
+          hi = hi.cwiseMax(Eigen::Vector3i(i, j, k));
+        }
+      }
+  if (hi.x() < 0) lo = hi = Eigen::Vector3i::Zero();
+  VolumeGeometry box = g;
+  box.size = hi - lo + Eigen::Vector3i::Ones();
+  box.origin_mm = g.IndexToWorld(lo.cast<double>());
+  Volume out(box, VoxelType::kFloat32);
+  for (int k = 0; k < box.size.z(); ++k)
+    for (int j = 0; j < box.size.y(); ++j)
+      for (int i = 0; i < box.size.x(); ++i)
+        out.Set(i, j, k, mask.At(lo.x() + i, lo.y() + j, lo.z() + k) != 0 ? 1.0f : 0.0f);
+  return out;
+}
+
 VolumeContext ReadVolumeContext(const Job& job, int volume) {
   const TrainingPairOptions& o = *job.options;
   VolumeContext context;
@@ -321,8 +347,8 @@ VolumeContext ReadVolumeContext(const Job& job, int volume) {
   context.ct = PreparedVolume::ReadHounsfield(o.volumes[volume], o.mu_water_per_mm, read);
   context.center = DefaultIsocenter(context.ct.geometry());
   for (const std::string& label : job.labels) {
-    context.masks.push_back(
-        PreparedVolume::FromMask(ssm::ReadLabelMask(o.label_maps[volume], label, o.label_table)));
+    context.masks.push_back(PreparedVolume::FromMask(
+        CropToNonzero(ssm::ReadLabelMask(o.label_maps[volume], label, o.label_table))));
   }
   if (!o.landmarks.empty()) context.landmarks = ReadLandmarksJson(o.landmarks[volume]);
   return context;
