@@ -178,6 +178,16 @@ Job MakeJob(const std::string& out_dir, const TrainingPairOptions& options) {
                          job.label_files.back() + ")");
     }
   }
+  // Missing inputs are refused before the dataset folder is touched.
+  std::error_code ec;
+  for (const std::vector<std::string>* list :
+       {&options.volumes, &options.label_maps, &options.landmarks}) {
+    for (const std::string& path : *list) {
+      if (!fs::exists(path, ec)) {
+        throw IoError(path + ": no such file or folder; check the path");
+      }
+    }
+  }
   job.parameters = ParametersJson(options, job.labels);
   job.parameters_sha256 = internal::Sha256Hex(job.parameters.dump());
   for (size_t v = 0; v < options.volumes.size(); ++v) {

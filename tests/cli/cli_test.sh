@@ -306,6 +306,7 @@ grep -q "seed" "$work/err" && ok || fail "pairs with another seed: message does 
 garbage_run "$work/bad/lying.nii" pairs "$work/bad/lying.nii" --out "$work/p_bad1" --per-volume 1 --size 8x8
 garbage_run "$work/bad/does-not-exist.nii.gz" pairs "$work/bad/does-not-exist.nii.gz" --out "$work/p_bad2" \
   --per-volume 1 --size 8x8
+[ ! -e "$work/p_bad2" ] && ok || fail "pairs on a missing CT created its --out folder"
 garbage_run "$work/bad/lying.nii" pairs "$ct" --labels "$work/bad/lying.nii" --label 1 --out "$work/p_bad3" \
   --per-volume 1 --size 8x8
 echo '{"a": [1, 2]}' > "$work/bad/lm.json"
