@@ -645,6 +645,13 @@ std::string Number(double v) {
   return buffer;
 }
 
+// 6 significant digits, for people (the JSON files keep every digit).
+std::string Readable(double v) {
+  char buffer[40];
+  std::snprintf(buffer, sizeof(buffer), "%.6g", v);
+  return buffer;
+}
+
 std::string ReadmeText(const Job& job) {
   const TrainingPairOptions& o = *job.options;
   const std::string ext = o.format == PairImageFormat::kPng ? "png" : "tiff";
@@ -676,24 +683,23 @@ std::string ReadmeText(const Job& job) {
     << "  the centre of the top-left pixel, rows stored top to bottom.\n"
     << "- Views: the named C-arm views (AP: beam along +y, LAT: beam along +x) about the centre\n"
     << "  of each CT's voxel grid; detector " << o.detector.cols << " x " << o.detector.rows
-    << " pixels of " << Number(o.detector.pixel_spacing_u_mm) << " x "
-    << Number(o.detector.pixel_spacing_v_mm) << " mm, source-to-detector "
-    << Number(o.detector.source_to_detector_mm) << " mm, source-to-isocentre "
-    << Number(o.detector.source_to_isocenter_mm) << " mm.\n"
+    << " pixels of " << Readable(o.detector.pixel_spacing_u_mm) << " x "
+    << Readable(o.detector.pixel_spacing_v_mm) << " mm, source-to-detector "
+    << Readable(o.detector.source_to_detector_mm) << " mm, source-to-isocentre "
+    << Readable(o.detector.source_to_isocenter_mm) << " mm.\n"
     << "- Pose: per sample, the CT is moved rigidly: world = R (x - c) + c + t, c the CT centre,\n"
-    << "  t uniform in [-" << Number(o.pose_jitter_mm) << ", " << Number(o.pose_jitter_mm)
-    << "] mm per axis, R = Rz Ry Rx with each angle uniform in [-"
-    << Number(o.pose_jitter_rad * kDegPerRad) << ", " << Number(o.pose_jitter_rad * kDegPerRad)
-    << "] degrees.\n"
+    << "  t uniform in +-" << Readable(o.pose_jitter_mm)
+    << " mm per axis, R = Rz Ry Rx with each angle uniform in +-"
+    << Readable(o.pose_jitter_rad * kDegPerRad) << " degrees.\n"
     << "  All views of a sample share the pose. Each sidecar's projection_matrix is\n"
     << "  P_view * world_from_ct: it maps the CT file's own LPS coordinates to pixels (the\n"
     << "  C-arm moved by the inverse pose), so CT points and landmarks project with it directly.\n";
   if (o.i0) {
-    r << "- Images: intensities I = I0 exp(-line integral) with I0 = " << Number(*o.i0)
+    r << "- Images: intensities I = I0 exp(-line integral) with I0 = " << Readable(*o.i0)
       << " counts and Poisson noise, seeded per sample and view (noise_seed).\n";
   } else {
-    r << "- Images: line integrals of mu (1/mm) along each ray, mu = " << Number(o.mu_water_per_mm)
-      << " * max(0, 1 + HU/1000).\n";
+    r << "- Images: line integrals of mu (1/mm) along each ray, mu = "
+      << Readable(o.mu_water_per_mm) << " * max(0, 1 + HU/1000).\n";
   }
   if (o.format == PairImageFormat::kPng) {
     r << "- PNG: 16-bit grey; value p stands for low + (high - low) p / 65535, with [low, high]\n"
