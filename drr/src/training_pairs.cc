@@ -1,5 +1,7 @@
 #include "ssmx/drr/training_pairs.h"
 
+#include <unistd.h>
+
 #include <Eigen/Geometry>
 #include <algorithm>
 #include <atomic>
@@ -541,19 +543,18 @@ void RunWithProgress(int count, int workers, const Task& task,
   for (std::thread& t : pool) t.join();
   if (error) std::rethrow_exception(error);
   if (report_error) std::rethrow_exception(report_error);
+  if (reported != count) report(count);
 }
 
 int ProjectionThreadsFor(const TrainingPairOptions& o) {
   return internal::ResolveThreads(o.workers) > 1 ? 1 : o.projection.threads;
 }
 
-// A summary and empty record table for every sample of every volume.
-TrainingPairSummary WholeDatasetSummary(const TrainingPairOptions& o,
-                                        std::vector<std::vector<json>>* records) {
+// A summary of every sample of every volume.
+TrainingPairSummary WholeDatasetSummary(const TrainingPairOptions& o) {
   TrainingPairSummary summary;
   summary.volumes = static_cast<int>(o.volumes.size());
   summary.samples_total = summary.volumes * o.per_volume;
-  records->assign(o.volumes.size(), std::vector<json>(o.per_volume));
   return summary;
 }
 
@@ -565,19 +566,27 @@ int64_t ClippedPixels(const json& record) {
   return clipped;
 }
 
-// Generates (or verifies) samples [begin, end) of one volume; fills `records`
-// (indexed by sample - begin) when given. `base_done`/`total` place this
-// range in the progress of the whole call.
+// Generates (or verifies) samples [begin, end) of one volume. `base_done` /
+// `total` place this range in the progress of the whole call. Records are not
+// kept in memory (a dataset may have millions of samples); the manifest reads
+// them back.
 void RunVolumeRange(const Job& job, int volume, int begin, int end, int base_done, int total,
-                    TrainingPairSummary* summary, std::vector<json>* records) {
+                    TrainingPairSummary* summary) {
   const TrainingPairOptions& o = *job.options;
   const int count = end - begin;
   const int workers = internal::ResolveThreads(o.workers);
-  std::vector<std::optional<json>> found(count);
+  std::vector<char> complete(count, 0);
+  std::vector<int64_t> clipped(count, 0), files(count, 0);
   const std::string where =
       "volume " + std::to_string(volume + 1) + "/" + std::to_string(o.volumes.size());
   RunWithProgress(
-      count, workers, [&](int i) { found[i] = CompleteRecord(job, volume, begin + i); },
+      count, workers,
+      [&](int i) {
+        if (const std::optional<json> record = CompleteRecord(job, volume, begin + i)) {
+          complete[i] = 1;
+          clipped[i] = ClippedPixels(*record);
+        }
+      },
       [&](int done) {
         ReportProgress(o.progress, static_cast<double>(base_done) / std::max(total, 1),
                        where + ": checking existing samples (" + std::to_string(done) + "/" +
@@ -585,7 +594,7 @@ void RunVolumeRange(const Job& job, int volume, int begin, int end, int base_don
       });
   std::vector<int> todo;
   for (int i = 0; i < count; ++i) {
-    if (!found[i]) todo.push_back(i);
+    if (!complete[i]) todo.push_back(i);
   }
   summary->samples_skipped += count - static_cast<int>(todo.size());
   const int skipped = count - static_cast<int>(todo.size());
@@ -608,7 +617,11 @@ void RunVolumeRange(const Job& job, int volume, int begin, int end, int base_don
         static_cast<int>(todo.size()), workers,
         [&](int t) {
           const int i = todo[t];
-          found[i] = GenerateSample(job, context, volume, begin + i, projection);
+          const json record = GenerateSample(job, context, volume, begin + i, projection);
+          std::vector<const json*> written;
+          CollectFiles(record, &written);
+          files[i] = static_cast<int64_t>(written.size()) + 1;  // + the record
+          clipped[i] = ClippedPixels(record);
         },
         [&](int done) {
           ReportProgress(
@@ -618,17 +631,9 @@ void RunVolumeRange(const Job& job, int volume, int begin, int end, int base_don
     summary->seconds_generate += Seconds(start);
     summary->samples_written += static_cast<int>(todo.size());
   }
-  std::vector<bool> generated(count, false);
-  for (int i : todo) generated[i] = true;
   for (int i = 0; i < count; ++i) {
-    if (!found[i]) continue;
-    if (generated[i]) {
-      std::vector<const json*> files;
-      CollectFiles(*found[i], &files);
-      summary->files_written += static_cast<int64_t>(files.size()) + 1;  // + the record
-    }
-    summary->clipped_pixels += ClippedPixels(*found[i]);
-    if (records) (*records)[begin + i] = std::move(*found[i]);
+    summary->files_written += files[i];
+    summary->clipped_pixels += clipped[i];
   }
 }
 
@@ -725,10 +730,88 @@ std::string ReadmeText(const Job& job) {
   return r.str();
 }
 
+// A file written through a temporary name in its folder and renamed into
+// place by Commit (so readers never see a partial manifest), for outputs too
+// large to build in memory first.
+class AtomicStream {
+ public:
+  explicit AtomicStream(const fs::path& path)
+      : path_(path),
+        temp_(path.parent_path() / (std::string(kTempPrefix) + std::to_string(::getpid()) + "-" +
+                                    path.filename().string())),
+        out_(temp_, std::ios::binary) {
+    if (!out_) throw IoError(path.string() + ": cannot write (check the folder's permissions)");
+  }
+  ~AtomicStream() {
+    if (!committed_) {
+      std::error_code ec;
+      fs::remove(temp_, ec);
+    }
+  }
+  std::ofstream& out() { return out_; }
+  void Commit() {
+    out_.close();
+    if (!out_) throw IoError(path_.string() + ": cannot write (disk full?)");
+    std::error_code ec;
+    fs::rename(temp_, path_, ec);
+    if (ec) throw IoError(path_.string() + ": cannot write (" + ec.message() + ")");
+    committed_ = true;
+  }
+
+ private:
+  fs::path path_, temp_;
+  std::ofstream out_;
+  bool committed_ = false;
+};
+
+// `text` with every line but the first indented by `spaces` (to nest a dump(2)).
+std::string Indented(const std::string& text, int spaces) {
+  std::string out;
+  for (char c : text) {
+    out += c;
+    if (c == '\n') out.append(spaces, ' ');
+  }
+  return out;
+}
+
+json LoadRecord(const Job& job, int volume, int sample) {
+  const std::string path = RecordPath(job, volume, sample);
+  try {
+    return json::parse(ReadText(path));
+  } catch (const json::parse_error& e) {
+    throw InvalidInput(path + ": not valid JSON (" + e.what() + "); run the generation again");
+  }
+}
+
+void WriteCsvRows(const json& record, std::ostream& csv) {
+  const json& pose = record["pose"];
+  for (const json& view : record["views"]) {
+    csv << record["volume_index"].get<int>() << "," << CsvField(record["volume"]) << ","
+        << record["sample"].get<int>() << "," << view["view"].get<std::string>() << ","
+        << record["seed"].get<uint64_t>() << ","
+        << (view.contains("noise_seed") ? std::to_string(view["noise_seed"].get<uint64_t>())
+                                        : std::string());
+    for (int i = 0; i < 3; ++i) csv << "," << Number(pose["translation_mm"][i]);
+    for (int i = 0; i < 3; ++i) csv << "," << Number(pose["rotation_xyz_deg"][i]);
+    for (const json* f : {&view["image"], &view["sidecar"], &record["pose_file"]}) {
+      csv << "," << CsvField((*f)["file"]) << "," << (*f)["sha256"].get<std::string>();
+    }
+    for (const json& m : view["masks"]) {
+      csv << "," << CsvField(m["file"]) << "," << m["sha256"].get<std::string>() << ","
+          << CsvField(m["sidecar"]["file"]) << "," << m["sidecar"]["sha256"].get<std::string>();
+    }
+    if (view.contains("landmarks")) {
+      csv << "," << CsvField(view["landmarks"]["file"]) << ","
+          << view["landmarks"]["sha256"].get<std::string>();
+    }
+    csv << "\n";
+  }
+}
+
 // manifest.csv, manifest.json and README.txt from the records of every sample
-// (volume-major, sample order). Removes temporary files of killed writers first.
-void WriteManifest(const Job& job, const std::vector<std::vector<json>>& records,
-                   TrainingPairSummary* summary) {
+// (volume-major, sample order), streamed. Removes temporary files of killed
+// writers first. Every record must exist (the callers have verified them).
+void WriteManifest(const Job& job, TrainingPairSummary* summary) {
   const TrainingPairOptions& o = *job.options;
   const fs::path root(job.out_dir);
   std::vector<fs::path> folders = {root};
@@ -741,7 +824,10 @@ void WriteManifest(const Job& job, const std::vector<std::vector<json>>& records
     }
   }
 
-  std::ostringstream csv;
+  summary->manifest_csv = (root / "manifest.csv").string();
+  summary->manifest_json = (root / "manifest.json").string();
+  AtomicStream csv_file(summary->manifest_csv), json_file(summary->manifest_json);
+  std::ostream& csv = csv_file.out();
   csv << "volume_index,volume,sample,view,seed,noise_seed,translation_x_mm,translation_y_mm,"
          "translation_z_mm,rotation_x_deg,rotation_y_deg,rotation_z_deg,image,image_sha256,"
          "sidecar,sidecar_sha256,pose,pose_sha256";
@@ -751,52 +837,29 @@ void WriteManifest(const Job& job, const std::vector<std::vector<json>>& records
   }
   if (!o.landmarks.empty()) csv << ",landmarks,landmarks_sha256";
   csv << "\n";
-  json manifest;
-  manifest["format"] = "ssmx-pairs-manifest";
-  manifest["version"] = kVersion;
-  manifest["parameters"] = job.parameters;
-  manifest["parameters_sha256"] = job.parameters_sha256;
-  manifest["volumes"] = json::array();
+
+  json volumes = json::array();
   for (size_t v = 0; v < o.volumes.size(); ++v) {
-    manifest["volumes"].push_back(
-        {{"index", v}, {"path", o.volumes[v]}, {"folder", job.folders[v]}});
+    volumes.push_back({{"index", v}, {"path", o.volumes[v]}, {"folder", job.folders[v]}});
   }
-  manifest["samples"] = json::array();
-  for (const std::vector<json>& volume_records : records) {
-    for (const json& record : volume_records) {
-      json sample = record;
-      sample.erase("format");
-      sample.erase("version");
-      sample.erase("parameters_sha256");
-      const json& pose = record["pose"];
-      for (const json& view : record["views"]) {
-        csv << record["volume_index"].get<int>() << "," << CsvField(record["volume"]) << ","
-            << record["sample"].get<int>() << "," << view["view"].get<std::string>() << ","
-            << record["seed"].get<uint64_t>() << ","
-            << (view.contains("noise_seed") ? std::to_string(view["noise_seed"].get<uint64_t>())
-                                            : std::string());
-        for (int i = 0; i < 3; ++i) csv << "," << Number(pose["translation_mm"][i]);
-        for (int i = 0; i < 3; ++i) csv << "," << Number(pose["rotation_xyz_deg"][i]);
-        for (const json* f : {&view["image"], &view["sidecar"], &record["pose_file"]}) {
-          csv << "," << CsvField((*f)["file"]) << "," << (*f)["sha256"].get<std::string>();
-        }
-        for (const json& m : view["masks"]) {
-          csv << "," << CsvField(m["file"]) << "," << m["sha256"].get<std::string>() << ","
-              << CsvField(m["sidecar"]["file"]) << "," << m["sidecar"]["sha256"].get<std::string>();
-        }
-        if (view.contains("landmarks")) {
-          csv << "," << CsvField(view["landmarks"]["file"]) << ","
-              << view["landmarks"]["sha256"].get<std::string>();
-        }
-        csv << "\n";
-      }
-      manifest["samples"].push_back(sample);
+  std::ostream& manifest = json_file.out();
+  manifest << "{\n  \"format\": \"ssmx-pairs-manifest\",\n  \"version\": " << kVersion
+           << ",\n  \"parameters_sha256\": " << json(job.parameters_sha256).dump()
+           << ",\n  \"parameters\": " << Indented(job.parameters.dump(2), 2)
+           << ",\n  \"volumes\": " << Indented(volumes.dump(2), 2) << ",\n  \"samples\": [";
+  for (int v = 0; v < static_cast<int>(o.volumes.size()); ++v) {
+    for (int s = 0; s < o.per_volume; ++s) {
+      json record = LoadRecord(job, v, s);
+      WriteCsvRows(record, csv);
+      record.erase("format");
+      record.erase("version");
+      record.erase("parameters_sha256");
+      manifest << (v == 0 && s == 0 ? "\n    " : ",\n    ") << Indented(record.dump(2), 4);
     }
   }
-  summary->manifest_csv = (root / "manifest.csv").string();
-  summary->manifest_json = (root / "manifest.json").string();
-  WriteFileAtomically(summary->manifest_csv, csv.str());
-  WriteFileAtomically(summary->manifest_json, manifest.dump(2) + "\n");
+  manifest << "\n  ]\n}\n";
+  csv_file.Commit();
+  json_file.Commit();
   WriteFileAtomically((root / "README.txt").string(), ReadmeText(job));
   summary->files_written += 3;
 }
@@ -968,15 +1031,14 @@ TrainingPairSummary GenerateTrainingPairs(const std::string& out_dir,
   const Job job = MakeJob(out_dir, options);
   for (const std::string& l : options.landmarks) ReadLandmarksJson(l);  // fail before any work
   OpenDataset(job, true);
-  std::vector<std::vector<json>> records;
-  TrainingPairSummary summary = WholeDatasetSummary(options, &records);
+  TrainingPairSummary summary = WholeDatasetSummary(options);
   for (int v = 0; v < summary.volumes; ++v) {
     RunVolumeRange(job, v, 0, options.per_volume, v * options.per_volume, summary.samples_total,
-                   &summary, &records[v]);
+                   &summary);
   }
   const auto start = Clock::now();
   ReportProgress(options.progress, 1.0, "writing the manifest");
-  WriteManifest(job, records, &summary);
+  WriteManifest(job, &summary);
   summary.seconds_manifest = Seconds(start);
   if (summary.clipped_pixels > 0) {
     summary.warnings.push_back(std::to_string(summary.clipped_pixels) +
@@ -996,8 +1058,7 @@ TrainingPairSummary GenerateTrainingPairSamples(const std::string& out_dir,
   TrainingPairSummary summary;
   summary.volumes = 1;
   summary.samples_total = sample_end - sample_begin;
-  RunVolumeRange(job, volume, sample_begin, sample_end, 0, summary.samples_total, &summary,
-                 nullptr);
+  RunVolumeRange(job, volume, sample_begin, sample_end, 0, summary.samples_total, &summary);
   return summary;
 }
 
@@ -1006,26 +1067,29 @@ TrainingPairSummary WriteTrainingPairManifest(const std::string& out_dir,
   const auto start = Clock::now();
   const Job job = MakeJob(out_dir, options);
   OpenDataset(job, false);
-  std::vector<std::vector<json>> records;
-  TrainingPairSummary summary = WholeDatasetSummary(options, &records);
+  TrainingPairSummary summary = WholeDatasetSummary(options);
   for (int v = 0; v < summary.volumes; ++v) {
-    std::vector<std::optional<json>> found(options.per_volume);
+    std::vector<char> complete(options.per_volume, 0);
+    std::vector<int64_t> clipped(options.per_volume, 0);
     internal::ParallelFor(
-        options.per_volume, internal::ResolveThreads(options.workers),
-        [&](int64_t s) { found[s] = CompleteRecord(job, v, static_cast<int>(s)); });
+        options.per_volume, internal::ResolveThreads(options.workers), [&](int64_t s) {
+          if (const std::optional<json> record = CompleteRecord(job, v, static_cast<int>(s))) {
+            complete[s] = 1;
+            clipped[s] = ClippedPixels(*record);
+          }
+        });
     for (int s = 0; s < options.per_volume; ++s) {
-      if (!found[s]) {
+      if (!complete[s]) {
         throw InvalidInput(out_dir + ": sample " + std::to_string(s) + " of volume " +
                            std::to_string(v) + " (" + options.volumes[v] +
                            ") is missing or does not verify; run the partition that holds it "
                            "(again) before writing the manifest");
       }
-      records[v][s] = std::move(*found[s]);
-      summary.clipped_pixels += ClippedPixels(records[v][s]);
+      summary.clipped_pixels += clipped[s];
     }
   }
   summary.samples_skipped = summary.samples_total;
-  WriteManifest(job, records, &summary);
+  WriteManifest(job, &summary);
   summary.seconds_manifest = Seconds(start);
   return summary;
 }
