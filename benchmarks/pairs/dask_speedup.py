@@ -26,10 +26,14 @@ from compare_plastimatch import body_phantom  # noqa: E402
 
 
 def task(volumes, out, options, partition):
+    """One partition; returns (cpu seconds, wall seconds) of the worker process for it."""
+    import time
+
     import ssmx.drr
 
-    return ssmx.drr.generate_pairs(volumes, out, partition=tuple(partition), workers=1,
-                                   **options).samples_written
+    cpu, wall = time.process_time(), time.perf_counter()
+    ssmx.drr.generate_pairs(volumes, out, partition=tuple(partition), workers=1, **options)
+    return time.process_time() - cpu, time.perf_counter() - wall
 
 
 def run(workers, volumes, out, options, parts):
@@ -39,9 +43,9 @@ def run(workers, volumes, out, options, parts):
         start = time.perf_counter()
         futures = client.map(task, [volumes] * len(parts), [out] * len(parts),
                              [options] * len(parts), parts, pure=False)
-        client.gather(futures)
+        tasks = client.gather(futures)
         ssmx.drr.generate_pairs(volumes, out, manifest_only=True, **options)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, tasks
 
 
 def main():
@@ -60,13 +64,19 @@ def main():
         options = dict(per_volume=args.per_volume, size=(256, 256), pixel_spacing_mm=2.4)
         chunk = -(-args.per_volume // args.partitions)
         parts = ssmx.drr.pair_partitions(1, args.per_volume, chunk)
-        times = {1: [], 2: []}
+        times, cpu_share, cpu_total = {1: [], 2: []}, {1: [], 2: []}, {1: [], 2: []}
         for repeat in range(args.repeats):
             for workers in (1, 2):
                 out = scratch / f"w{workers}"
                 shutil.rmtree(out, ignore_errors=True)
-                times[workers].append(run(workers, [str(ct)], str(out), options, parts))
+                seconds, tasks = run(workers, [str(ct)], str(out), options, parts)
+                times[workers].append(seconds)
+                # CPU time / wall time of the tasks: 1.0 when each worker had a core to itself.
+                cpu_share[workers].append(sum(c for c, _ in tasks) / sum(w for _, w in tasks))
+                cpu_total[workers].append(sum(c for c, _ in tasks))
         all_times = {w: ", ".join(f"{t:.2f}" for t in ts) for w, ts in times.items()}
+        shares = {w: ", ".join(f"{c:.2f}" for c in cs) for w, cs in cpu_share.items()}
+        cpus = {w: ", ".join(f"{c:.2f}" for c in cs) for w, cs in cpu_total.items()}
         times = {w: min(ts) for w, ts in times.items()}
         same = all((scratch / "w1" / p.relative_to(scratch / "w2")).read_bytes() == p.read_bytes()
                    for p in (scratch / "w2").rglob("*") if p.is_file())
@@ -74,7 +84,8 @@ def main():
         print(f"{pairs} pairs (256x256 AP+LAT of a 256^3 CT) in {len(parts)} partitions")
         for workers, seconds in times.items():
             print(f"  {workers} worker(s): best {seconds:.2f} s ({all_times[workers]}), "
-                  f"{pairs / seconds:.2f} pairs/s")
+                  f"{pairs / seconds:.2f} pairs/s; task CPU/wall {shares[workers]}; "
+                  f"task CPU s {cpus[workers]}")
         print(f"  speed-up 2 vs 1 workers: {times[1] / times[2]:.2f}x; identical bytes: {same}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

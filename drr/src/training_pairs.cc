@@ -5,10 +5,12 @@
 #include <Eigen/Geometry>
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -215,8 +217,35 @@ std::string Differences(const json& then, const json& now) {
   return out.empty() ? "the parameter hash differs" : out;
 }
 
+// Checks an existing params.json against the job; false when there is none.
+bool CheckExistingParameters(const Job& job, const fs::path& params) {
+  std::error_code ec;
+  if (!fs::exists(params, ec)) return false;
+  json existing;
+  try {
+    existing = json::parse(ReadText(params.string()));
+  } catch (const json::parse_error&) {
+    throw InvalidInput(params.string() +
+                       ": not valid JSON; this folder is not a dataset ssmx can resume, choose "
+                       "a new --out folder");
+  }
+  if (!existing.is_object() || existing.value("format", "") != "ssmx-pairs-parameters") {
+    throw InvalidInput(params.string() +
+                       ": not an ssmx pairs parameter file; choose a new --out folder");
+  }
+  if (existing.value("parameters_sha256", "") != job.parameters_sha256) {
+    throw InvalidInput(job.out_dir + ": holds a dataset made with different arguments (" +
+                       Differences(existing.value("parameters", json::object()), job.parameters) +
+                       "); rerun with the same arguments to resume, or choose a new --out folder");
+  }
+  return true;
+}
+
 // Creates the dataset folder and params.json, or checks that an existing one
 // was made with the same parameters. `create` false: the folder must exist.
+// Partitions may start in a new folder at the same moment: params.json is
+// created exclusively (a hard link of a complete temporary file, which fails
+// when the name exists), and the losers check the winner's file.
 void OpenDataset(const Job& job, bool create) {
   const fs::path out(job.out_dir);
   std::error_code ec;
@@ -224,32 +253,7 @@ void OpenDataset(const Job& job, bool create) {
     throw IoError(job.out_dir + ": is a file, not a folder; choose a folder for the dataset");
   }
   const fs::path params = out / kParamsFile;
-  json file;
-  file["format"] = "ssmx-pairs-parameters";
-  file["version"] = kVersion;
-  file["parameters"] = job.parameters;
-  file["parameters_sha256"] = job.parameters_sha256;
-  if (fs::exists(params, ec)) {
-    json existing;
-    try {
-      existing = json::parse(ReadText(params.string()));
-    } catch (const json::parse_error&) {
-      throw InvalidInput(params.string() +
-                         ": not valid JSON; this folder is not a dataset ssmx can resume, choose "
-                         "a new --out folder");
-    }
-    if (!existing.is_object() || existing.value("format", "") != "ssmx-pairs-parameters") {
-      throw InvalidInput(params.string() +
-                         ": not an ssmx pairs parameter file; choose a new --out folder");
-    }
-    if (existing.value("parameters_sha256", "") != job.parameters_sha256) {
-      throw InvalidInput(
-          job.out_dir + ": holds a dataset made with different arguments (" +
-          Differences(existing.value("parameters", json::object()), job.parameters) +
-          "); rerun with the same arguments to resume, or choose a new --out folder");
-    }
-    return;
-  }
+  if (CheckExistingParameters(job, params)) return;
   if (!create) {
     throw IoError(job.out_dir + ": no " + kParamsFile +
                   " (not a training-pair dataset); generate the samples first");
@@ -259,13 +263,32 @@ void OpenDataset(const Job& job, bool create) {
     throw IoError(job.out_dir + ": cannot create the folder (" + ec.message() + ")");
   }
   for (const fs::directory_entry& entry : fs::directory_iterator(out)) {
-    if (!IsTemporary(entry.path())) {
+    if (!IsTemporary(entry.path()) && entry.path().filename() != kParamsFile &&
+        !fs::exists(params, ec)) {
       throw InvalidInput(job.out_dir + ": is not empty and holds no " + kParamsFile +
                          " (not a dataset of ssmx pairs); choose an empty or new --out folder");
     }
   }
-  // Several partitions may get here at once: they write the same bytes.
-  WriteFileAtomically(params.string(), file.dump(2) + "\n");
+  json file;
+  file["format"] = "ssmx-pairs-parameters";
+  file["version"] = kVersion;
+  file["parameters"] = job.parameters;
+  file["parameters_sha256"] = job.parameters_sha256;
+  const fs::path temp =
+      out / (std::string(kTempPrefix) + std::to_string(::getpid()) + "-" +
+             std::to_string(reinterpret_cast<uintptr_t>(&job)) + "-" + kParamsFile);
+  {
+    std::ofstream stream(temp, std::ios::binary);
+    stream << file.dump(2) << "\n";
+    stream.close();
+    if (!stream) throw IoError(params.string() + ": cannot write (check the folder's permissions)");
+  }
+  const int linked = ::link(temp.c_str(), params.c_str());
+  const int link_errno = errno;
+  fs::remove(temp, ec);
+  if (linked == 0) return;
+  if (link_errno == EEXIST && CheckExistingParameters(job, params)) return;
+  throw IoError(params.string() + ": cannot create (" + std::strerror(link_errno) + ")");
 }
 
 json FileEntry(const Job& job, const std::string& relative) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <Eigen/Geometry>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -294,6 +295,36 @@ TEST(TrainingPairs, PartitionsAndAManifestStepGiveTheSingleRunsBytes) {
   ExpectSameDataset(c.dir + "/single", c.dir + "/parts");
   EXPECT_THROW(GenerateTrainingPairSamples(c.dir + "/parts", o, 1, 0, 1), InvalidInput);
   EXPECT_THROW(GenerateTrainingPairSamples(c.dir + "/parts", o, 0, 2, 9), InvalidInput);
+}
+
+// Partitions that start at the same moment in a new folder all succeed (one
+// creates params.json, the others check it) and give the single run's bytes.
+TEST(TrainingPairs, PartitionsStartingTogetherInANewFolderAllSucceed) {
+  const SmallCase c = MakeSmallCase("pairs_race");
+  TrainingPairOptions o = SmallOptions(c);
+  o.workers = 1;
+  GenerateTrainingPairs(c.dir + "/single", o);
+  for (int round = 0; round < 12; ++round) {
+    const std::string out = c.dir + "/race" + std::to_string(round);
+    std::vector<std::thread> partitions;
+    std::atomic<int> failures{0}, ready{0};
+    for (int s = 0; s < o.per_volume; ++s) {
+      partitions.emplace_back([&, s] {
+        ++ready;
+        while (ready < o.per_volume) std::this_thread::yield();  // start together
+        try {
+          GenerateTrainingPairSamples(out, o, 0, s, s + 1);
+        } catch (const std::exception& e) {
+          ++failures;
+          ADD_FAILURE() << "partition " << s << ": " << e.what();
+        }
+      });
+    }
+    for (std::thread& t : partitions) t.join();
+    ASSERT_EQ(failures, 0);
+    WriteTrainingPairManifest(out, o);
+    ExpectSameDataset(c.dir + "/single", out);
+  }
 }
 
 TEST(TrainingPairs, LandmarksLandOnTheCentroidOfTheirStructuresMask) {
