@@ -285,6 +285,12 @@ void OpenDataset(const Job& job, bool create) {
   }
   const int linked = ::link(temp.c_str(), params.c_str());
   const int link_errno = errno;
+  if (linked != 0 && link_errno != EEXIST) {
+    // A file system without hard links: rename (not exclusive, but partitions
+    // with the same arguments write the same bytes).
+    fs::rename(temp, params, ec);
+    if (!ec) return;
+  }
   fs::remove(temp, ec);
   if (linked == 0) return;
   if (link_errno == EEXIST && CheckExistingParameters(job, params)) return;
