@@ -11,7 +11,7 @@ packages=(
   libeigen3-dev libinsighttoolkit5-dev libgdcm-dev libvtk9-dev libopencv-dev libceres-dev
   libboost-dev libgtest-dev libgmock-dev libbenchmark-dev libhdf5-dev nlohmann-json3-dev
   zlib1g-dev pybind11-dev python3-dev python3-numpy python3-pytest python3-h5py
-  python3-nbclient python3-ipykernel python3-tqdm plastimatch
+  python3-nbclient python3-ipykernel python3-tqdm python3-distributed plastimatch
   chromium python3-matplotlib blender
 )
 # Node.js and npm for the AR viewer and its tests, from Debian unless a

@@ -118,4 +118,33 @@ std::string Arguments::Help() const {
   return out.str();
 }
 
+std::vector<double> NumberList(const std::string& option, const std::string& text, size_t count,
+                               char separator) {
+  std::vector<double> values;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, separator)) {
+    char* end = nullptr;
+    const double v = std::strtod(item.c_str(), &end);
+    if (item.empty() || *end != '\0' || !std::isfinite(v)) {
+      throw UsageError("--" + option + " " + text + ": \"" + item + "\" is not a number");
+    }
+    values.push_back(v);
+  }
+  if (values.size() != count) {
+    throw UsageError("--" + option + " " + text + ": expected " + std::to_string(count) +
+                     " numbers separated by '" + separator + "'");
+  }
+  return values;
+}
+
+std::pair<int, int> ImageSize(const std::string& option, const std::string& text) {
+  const std::vector<double> size = NumberList(option, text, 2, 'x');
+  if (size[0] != std::floor(size[0]) || size[1] != std::floor(size[1]) || size[0] < 1 ||
+      size[1] < 1 || size[0] > 16384 || size[1] > 16384) {
+    throw UsageError("--" + option + " " + text + ": expected COLSxROWS, whole numbers 1..16384");
+  }
+  return {static_cast<int>(size[0]), static_cast<int>(size[1])};
+}
+
 }  // namespace ssmx::cli

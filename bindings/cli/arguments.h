@@ -53,6 +53,14 @@ class Arguments {
   std::vector<std::string> positional_;
 };
 
+// `count` finite numbers separated by `separator` ("--window 0,16"); throws
+// UsageError naming the option otherwise.
+std::vector<double> NumberList(const std::string& option, const std::string& text, size_t count,
+                               char separator = ',');
+
+// "COLSxROWS", whole numbers 1..16384, as (cols, rows); throws UsageError otherwise.
+std::pair<int, int> ImageSize(const std::string& option, const std::string& text);
+
 }  // namespace ssmx::cli
 
 #endif  // SSMX_CLI_ARGUMENTS_H_

@@ -19,26 +19,6 @@
 namespace ssmx::cli {
 namespace {
 
-std::vector<double> NumberList(const std::string& option, const std::string& text, size_t count,
-                               char separator = ',') {
-  std::vector<double> values;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, separator)) {
-    char* end = nullptr;
-    const double v = std::strtod(item.c_str(), &end);
-    if (item.empty() || *end != '\0' || !std::isfinite(v)) {
-      throw UsageError("--" + option + " " + text + ": \"" + item + "\" is not a number");
-    }
-    values.push_back(v);
-  }
-  if (values.size() != count) {
-    throw UsageError("--" + option + " " + text + ": expected " + std::to_string(count) +
-                     " numbers separated by '" + separator + "'");
-  }
-  return values;
-}
-
 ImageQuantity QuantityOption(const std::string& text) {
   if (text == "line-integral") return ImageQuantity::kLineIntegral;
   if (text == "intensity") return ImageQuantity::kIntensity;
@@ -150,14 +130,9 @@ int RunDrr(const std::vector<std::string>& argv, const Settings& settings) {
   } else {
     drr::CarmGeometry detector;
     if (args.Has("size")) {
-      const std::vector<double> size = NumberList("size", args.Value("size"), 2, 'x');
-      if (size[0] != std::floor(size[0]) || size[1] != std::floor(size[1]) || size[0] < 1 ||
-          size[1] < 1 || size[0] > 16384 || size[1] > 16384) {
-        throw UsageError("--size " + args.Value("size") +
-                         ": expected COLSxROWS, whole numbers 1..16384");
-      }
-      detector.cols = static_cast<int>(size[0]);
-      detector.rows = static_cast<int>(size[1]);
+      const std::pair<int, int> size = ImageSize("size", args.Value("size"));
+      detector.cols = size.first;
+      detector.rows = size.second;
     }
     if (args.Has("pixel-spacing")) {
       const std::string text = args.Value("pixel-spacing");

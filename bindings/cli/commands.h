@@ -29,6 +29,7 @@ int RunSample(const std::vector<std::string>& args, const Settings& settings);
 int RunModelEval(const std::vector<std::string>& args, const Settings& settings);
 int RunFit(const std::vector<std::string>& args, const Settings& settings);
 int RunEdges(const std::vector<std::string>& args, const Settings& settings);
+int RunPairs(const std::vector<std::string>& args, const Settings& settings);
 
 }  // namespace ssmx::cli
 

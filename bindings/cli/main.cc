@@ -23,6 +23,8 @@ const Command kCommands[] = {
     {"mesh", "extract a surface from a label (mask folder, label map) or a CT threshold", ssmx::cli::RunMesh},
     {"distance", "surface distances, volumes and Dice between two meshes", ssmx::cli::RunDistance},
     {"drr", "simulate an X-ray (DRR) of a CT or a labelled structure, with its geometry sidecar", ssmx::cli::RunDrr},
+    {"pairs", "synthetic X-ray/CT training pairs: seeded poses, DRRs, masks, landmarks, manifest",
+     ssmx::cli::RunPairs},
     {"phantom", "write a cohort of phantom femurs: meshes in correspondence, CTs, true parameters",
      ssmx::cli::RunPhantom},
     {"build-model", "build a PCA shape model (statismo HDF5) from meshes in correspondence",

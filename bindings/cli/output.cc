@@ -2,10 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "ssmx/core/error.h"
@@ -187,6 +191,70 @@ ProgressCallback TerminalProgress(const Settings& settings) {
     std::fprintf(stderr, "\r[%-30s] %3d%% %-40s", std::string(filled, '#').c_str(), percent, stage.c_str());
     if (percent >= 100) std::fputc('\n', stderr);
     std::fflush(stderr);
+    return true;
+  };
+}
+
+namespace {
+
+std::string Duration(double seconds) {
+  const long s = std::lround(std::max(0.0, seconds));
+  char text[32];
+  if (s >= 3600) {
+    std::snprintf(text, sizeof(text), "%ldh%02ldm", s / 3600, (s / 60) % 60);
+  } else {
+    std::snprintf(text, sizeof(text), "%ld:%02ld", s / 60, s % 60);
+  }
+  return text;
+}
+
+}  // namespace
+
+ProgressCallback EtaProgress(const Settings& settings, const std::string& what) {
+  if (settings.quiet) return {};
+  using Clock = std::chrono::steady_clock;
+  struct State {
+    Clock::time_point start = Clock::now();
+    Clock::time_point last_line = Clock::now();
+    std::deque<std::pair<double, double>> recent;  // (seconds, fraction) of the last 30 s
+    int last_decile = 0;
+    int last_permille = -1;
+  };
+  auto state = std::make_shared<State>();
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  return [state, tty, what](double fraction, const std::string& stage) {
+    const double now = std::chrono::duration<double>(Clock::now() - state->start).count();
+    // The rate over the last 30 s: samples skipped on a resume (fast) drop out of it soon.
+    state->recent.emplace_back(now, fraction);
+    while (state->recent.size() > 2 && now - state->recent.front().first > 30) {
+      state->recent.pop_front();
+    }
+    const auto& [t0, f0] = state->recent.front();
+    const double rate = now > t0 ? (fraction - f0) / (now - t0) : 0.0;
+    const std::string eta =
+        rate > 0 && now > 1 ? "ETA " + Duration((1 - fraction) / rate) : std::string("ETA --:--");
+    const int percent = static_cast<int>(std::floor(100 * fraction));
+    if (tty) {
+      const int permille = static_cast<int>(std::floor(1000 * fraction));
+      if (permille == state->last_permille && fraction < 1) return true;
+      state->last_permille = permille;
+      const int filled = std::min(30, permille * 30 / 1000);
+      std::fprintf(stderr, "\r[%-30s] %3d%% %s  %-50.50s", std::string(filled, '#').c_str(),
+                   percent, eta.c_str(), stage.c_str());
+      if (fraction >= 1) std::fputc('\n', stderr);
+      std::fflush(stderr);
+      return true;
+    }
+    const int decile = static_cast<int>(std::floor(10 * fraction));
+    const double since_line =
+        std::chrono::duration<double>(Clock::now() - state->last_line).count();
+    if (fraction > 0 && (decile > state->last_decile || since_line >= 30)) {
+      state->last_decile = decile;
+      state->last_line = Clock::now();
+      std::fprintf(stderr, "%s: %d%% (%s), elapsed %s, %s\n", what.c_str(), percent, stage.c_str(),
+                   Duration(now).c_str(), eta.c_str());
+      std::fflush(stderr);
+    }
     return true;
   };
 }

@@ -36,6 +36,12 @@ std::string Fmt(double v, int precision = 3);
 // nothing with --quiet).
 ProgressCallback TerminalProgress(const Settings& settings);
 
+// Progress of a long job with an estimated time to completion, on stderr:
+// a bar with the ETA when stderr is a terminal, otherwise a plain line each
+// time another 10 % is done (or every 30 s), so logs of batch jobs stay
+// readable. Nothing with --quiet. `what` prefixes the plain lines.
+ProgressCallback EtaProgress(const Settings& settings, const std::string& what);
+
 }  // namespace ssmx::cli
 
 #endif  // SSMX_CLI_OUTPUT_H_

@@ -43,10 +43,10 @@ garbage() {
 expect 0 "--version" -- "$ssmx" --version
 grep -qE '^ssmx [0-9]+\.[0-9]+\.[0-9]+$' "$work/out" && ok || fail "--version output: $(cat "$work/out")"
 expect 0 "--help" -- "$ssmx" --help
-for cmd in info demo mesh distance export drr phantom build-model model-info sample model-eval; do
+for cmd in info demo mesh distance export drr pairs phantom build-model model-info sample model-eval; do
   grep -q "^  $cmd " "$work/out" || { "$ssmx" --help | grep -q "^  $cmd " && ok || fail "--help does not list $cmd"; }
 done
-for cmd in info demo mesh distance export drr phantom build-model model-info sample model-eval; do
+for cmd in info demo mesh distance export drr pairs phantom build-model model-info sample model-eval; do
   expect 0 "$cmd --help" -- "$ssmx" "$cmd" --help
   grep -q "^example:" "$work/out" && ok || fail "$cmd --help has no example"
 done
@@ -277,6 +277,53 @@ expect 2 "drr --quantity mask without labels" -- "$ssmx" drr "$work/demo/thigh_c
 expect 2 "drr SAD beyond SID" -- "$ssmx" drr "$work/demo/thigh_ct.nii.gz" --source-to-isocenter 1200 \
   --out "$work/x.png"
 [ ! -e "$work/x.png" ] && ok || fail "a refused drr left $work/x.png"
+
+# ssmx pairs on the demo's thigh CT: same seed, same bytes (1 and 2 workers);
+# a resume with other arguments is refused; garbage inputs name the file.
+ct="$work/demo/thigh_ct.nii.gz"
+echo '{"tube_axis": [0, 0, 0]}' > "$work/lm.json"
+for w in 1 2; do
+  expect 0 "pairs workers $w" -- "$ssmx" pairs "$ct" --out "$work/pairs$w" --per-volume 3 --size 32x24 \
+    --pixel-spacing 3 --landmarks "$work/lm.json" --i0 1e4 --seed 5 --workers "$w" --json
+done
+diff -r "$work/pairs1" "$work/pairs2" > /dev/null && ok || fail "pairs: 1 and 2 workers gave different bytes"
+/usr/bin/python3 -c '
+import csv, hashlib, json, os, sys
+d = json.load(open(sys.argv[1]))
+assert d["samples"] == 3 and d["samples_generated"] == 3, d
+root = sys.argv[2]
+rows = list(csv.DictReader(open(os.path.join(root, "manifest.csv"))))
+assert len(rows) == 6 and {r["view"] for r in rows} == {"AP", "LAT"}, rows
+for r in rows:
+    for c in ("image", "sidecar", "pose", "landmarks"):
+        assert hashlib.sha256(open(os.path.join(root, r[c]), "rb").read()).hexdigest() == r[c + "_sha256"]
+' "$work/out" "$work/pairs2" && ok || fail "pairs: wrong JSON or manifest: $(head -c 300 "$work/out")"
+expect 0 "pairs resume" -- "$ssmx" pairs "$ct" --out "$work/pairs1" --per-volume 3 --size 32x24 \
+  --pixel-spacing 3 --landmarks "$work/lm.json" --i0 1e4 --seed 5 --json
+grep -q '"samples_skipped": 3' "$work/out" && ok || fail "pairs resume did not skip: $(cat "$work/out")"
+garbage_run "$work/pairs1" pairs "$ct" --out "$work/pairs1" --per-volume 3 --size 32x24 --seed 6
+grep -q "seed" "$work/err" && ok || fail "pairs with another seed: message does not name it"
+garbage_run "$work/bad/lying.nii" pairs "$work/bad/lying.nii" --out "$work/p_bad1" --per-volume 1 --size 8x8
+garbage_run "$work/bad/does-not-exist.nii.gz" pairs "$work/bad/does-not-exist.nii.gz" --out "$work/p_bad2" \
+  --per-volume 1 --size 8x8
+[ ! -e "$work/p_bad2" ] && ok || fail "pairs on a missing CT created its --out folder"
+garbage_run "$work/bad/lying.nii" pairs "$ct" --labels "$work/bad/lying.nii" --label 1 --out "$work/p_bad3" \
+  --per-volume 1 --size 8x8
+echo '{"a": [1, 2]}' > "$work/bad/lm.json"
+garbage_run "$work/bad/lm.json" pairs "$ct" --landmarks "$work/bad/lm.json" --out "$work/p_bad4" \
+  --per-volume 1 --size 8x8
+: > "$work/p_file"
+garbage_run "$work/p_file" pairs "$ct" --out "$work/p_file" --per-volume 1 --size 8x8
+expect 2 "pairs without --out" -- "$ssmx" pairs "$ct"
+expect 2 "pairs --per-volume 0" -- "$ssmx" pairs "$ct" --out "$work/p_x" --per-volume 0
+grep -q -- "--per-volume" "$work/err" && ok || fail "pairs --per-volume 0: message does not name it"
+expect 2 "pairs --views ap,pa" -- "$ssmx" pairs "$ct" --out "$work/p_x" --views ap,pa
+expect 2 "pairs --format jpg" -- "$ssmx" pairs "$ct" --out "$work/p_x" --format jpg
+expect 2 "pairs --pose-jitter-deg 200" -- "$ssmx" pairs "$ct" --out "$work/p_x" --pose-jitter-deg 200
+expect 2 "pairs --seed -1" -- "$ssmx" pairs "$ct" --out "$work/p_x" --seed -1
+expect 2 "pairs --partition 0:5" -- "$ssmx" pairs "$ct" --out "$work/p_x" --partition 0:5
+expect 2 "pairs two CTs, one label map" -- "$ssmx" pairs "$ct" "$ct" --labels "$ct" --label 1 --out "$work/p_x"
+[ ! -e "$work/p_x" ] && ok || fail "a refused pairs run created $work/p_x"
 
 # Shape models: build from a small phantom cohort (true correspondence), read
 # it back (also with h5py), sample with a seed; refusals name the file.

@@ -18,6 +18,7 @@ void BindSurface(py::module_& ssm);     // surfaces, distances, label maps, voxe
 void BindPhantom(py::module_& ssm);     // the phantom femur cohort
 void BindShapeModel(py::module_& ssm);  // shape models, alignment, statismo files, metrics
 void BindDrr(py::module_& drr);         // projection geometry, projectors, detector, X-ray IO
+void BindPairs(py::module_& drr);       // training pairs (generate_pairs)
 void BindArExport(py::module_& ar);     // GLB, USDZ, OBJ, viewer
 
 }  // namespace ssmx::python

@@ -19,6 +19,7 @@ PYBIND11_MODULE(_core, m) {
   ssmx::python::BindShapeModel(ssm);
   py::module_ drr = m.def_submodule("drr", "Projection geometry, DRRs, detector model, X-ray IO");
   ssmx::python::BindDrr(drr);
+  ssmx::python::BindPairs(drr);
   py::module_ ar = m.def_submodule("ar_export", "GLB, USDZ, OBJ/STL/PLY export and the viewer");
   ssmx::python::BindArExport(ar);
 }

@@ -186,3 +186,63 @@ def write_xray_image(
     image: Image2D, sidecar: Sidecar, path: str, png_window: Optional[Sequence[float]] = ...
 ) -> None: ...
 def read_xray_image(path: str) -> XrayImage: ...
+
+# Training pairs (docs/pairs.md).
+class PairsSummary:
+    @property
+    def volumes(self) -> int: ...
+    @property
+    def samples_total(self) -> int: ...
+    @property
+    def samples_written(self) -> int: ...
+    @property
+    def samples_skipped(self) -> int: ...
+    @property
+    def files_written(self) -> int: ...
+    @property
+    def clipped_pixels(self) -> int: ...
+    @property
+    def manifest_csv(self) -> str: ...
+    @property
+    def manifest_json(self) -> str: ...
+    @property
+    def seconds_read(self) -> float: ...
+    @property
+    def seconds_generate(self) -> float: ...
+    @property
+    def seconds_manifest(self) -> float: ...
+    @property
+    def warnings(self) -> List[str]: ...
+    def brief_report(self) -> str: ...
+
+def generate_pairs(
+    volumes: Sequence[str],
+    out: str,
+    *,
+    per_volume: int = ...,
+    views: Sequence[_View] = ...,
+    size: Tuple[int, int] = ...,  # (cols, rows)
+    pixel_spacing_mm: Union[float, Tuple[float, float]] = ...,
+    source_to_detector_mm: float = ...,
+    source_to_isocenter_mm: float = ...,
+    pose_jitter_mm: float = ...,
+    pose_jitter_deg: float = ...,
+    label_maps: Sequence[str] = ...,
+    labels: Sequence[str] = ...,
+    label_table: str = ...,
+    landmarks: Sequence[str] = ...,
+    i0: Optional[float] = ...,
+    seed: int = ...,
+    workers: int = ...,
+    format: Literal["png", "tiff"] = ...,
+    window: Optional[Tuple[float, float]] = ...,
+    projector: _Projector = ...,
+    step_voxels: float = ...,
+    mu_water_per_mm: float = ...,
+    series: str = ...,
+    allow_gaps: bool = ...,
+    partition: Optional[Tuple[int, int, int]] = ...,  # (volume, begin, end)
+    manifest_only: bool = ...,
+    progress: Optional[_Progress] = ...,
+) -> PairsSummary: ...
+def pair_partitions(volume_count: int, per_volume: int, chunk: int) -> List[Tuple[int, int, int]]: ...
