@@ -61,6 +61,8 @@ struct Args {
   int levels = 3;
   double roi = 25;
   double capture = 4;
+  double perturb_mm = 15;
+  double perturb_deg = 10;
 };
 
 Args Parse(int argc, char** argv) {
@@ -225,12 +227,12 @@ int main(int argc, char** argv) {
           registration::Pose pose = registration::Pose::FromMatrix(t.Matrix(), center);
           Eigen::Vector3d axis(Normal(rng), Normal(rng), Normal(rng));
           axis.normalize();
-          const double angle = Uniform(rng) * 10 * kPi / 180;
+          const double angle = Uniform(rng) * args.perturb_deg * kPi / 180;
           const Eigen::Matrix3d r =
               Eigen::AngleAxisd(angle, axis).toRotationMatrix() * pose.RotationMatrix();
           const Eigen::AngleAxisd aa(r);
           pose.rotation = aa.axis() * aa.angle();
-          pose.translation += 15 * Eigen::Vector3d(Uniform(rng), Uniform(rng), Uniform(rng));
+          pose.translation += args.perturb_mm * Eigen::Vector3d(Uniform(rng), Uniform(rng), Uniform(rng));
           init.pose = pose;
         }
         registration::FitOptions options;

@@ -1163,6 +1163,7 @@ std::string RenderFitOverlayPng(const FitView& view, const std::vector<Eigen::Ve
                const_cast<float*>(normalized.pixels.data()));
   cv::Mat grey8, picture;
   grey.convertTo(grey8, CV_8U, 255.0);
+  cv::equalizeHist(grey8, grey8);  // for people: the bone stands out of the soft tissue
   cv::cvtColor(grey8, picture, cv::COLOR_GRAY2BGR);
   const int radius = std::max(1, std::min(picture.rows, picture.cols) / 400);
   const auto draw = [&](const std::vector<Eigen::Vector2d>& points, const cv::Scalar& colour) {

@@ -43,10 +43,10 @@ garbage() {
 expect 0 "--version" -- "$ssmx" --version
 grep -qE '^ssmx [0-9]+\.[0-9]+\.[0-9]+$' "$work/out" && ok || fail "--version output: $(cat "$work/out")"
 expect 0 "--help" -- "$ssmx" --help
-for cmd in info demo mesh distance export drr pairs phantom build-model model-info sample model-eval; do
+for cmd in info demo mesh distance export drr pairs phantom build-model model-info sample model-eval fit edges; do
   grep -q "^  $cmd " "$work/out" || { "$ssmx" --help | grep -q "^  $cmd " && ok || fail "--help does not list $cmd"; }
 done
-for cmd in info demo mesh distance export drr pairs phantom build-model model-info sample model-eval; do
+for cmd in info demo mesh distance export drr pairs phantom build-model model-info sample model-eval fit edges; do
   expect 0 "$cmd --help" -- "$ssmx" "$cmd" --help
   grep -q "^example:" "$work/out" && ok || fail "$cmd --help has no example"
 done
@@ -387,6 +387,68 @@ assert g["mean_mm"][-1] < g["mean_mm"][0] and s["samples"] == 50 and abs(d["comp
     --samples 20 --modes 1,3
   expect 2 "model-eval without --test" -- "$ssmx" model-eval "$work/femur.h5" "$work/cohort/femur_000.ply"
   garbage_run "$work/other/femur_000.ply" model-eval "$work/femur.h5" --test "$work/other/femur_000.ply"
+  # fit: a femur that is not in the model (seed 9), from AP and LAT DRRs of its
+  # CT, started from its true landmarks projected into both views; the truth
+  # is its own mesh.
+  expect 0 "phantom subject with CT for fit" -- "$ssmx" --quiet phantom --n 1 --seed 9 --faces 2000 \
+    --mesh-spacing 1.5 --ct --ct-spacing 2 --out "$work/subject"
+  for view in ap lat; do
+    expect 0 "drr $view for fit" -- "$ssmx" --quiet drr "$work/subject/femur_000_ct.nii.gz" --view $view \
+      --size 320x320 --pixel-spacing 2.6 --out "$work/$view.png"
+  done
+  /usr/bin/python3 -c '
+import json, sys
+import numpy as np
+subject = json.load(open(sys.argv[1]))["subjects"][0]["landmarks_mm"]
+views = []
+for sidecar in sys.argv[2:4]:
+    P = np.array(json.load(open(sidecar))["projection_matrix"])
+    points = {}
+    for name, x in subject.items():
+        h = P @ np.array(x + [1.0])
+        points[name] = [h[0] / h[2], h[1] / h[2]]
+    views.append({"points": points})
+json.dump({"format": "ssmx-landmarks-2d", "views": views}, open(sys.argv[4], "w"))
+' "$work/subject/cohort.json" "$work/ap.json" "$work/lat.json" "$work/lm.json" && ok || fail "fit: landmarks not written"
+  expect 0 "fit with landmarks" -- "$ssmx" --quiet fit "$work/femur_lm.h5" --view "$work/ap.png" \
+    --view "$work/lat.png" --landmarks "$work/lm.json" --out "$work/recon.ply" --report "$work/recon"
+  for f in recon.ply recon/fit.json recon/pose.json recon/recon.ply recon/overlay_0_ap.png recon/overlay_1_lat.png; do
+    [ -s "$work/$f" ] && ok || fail "fit did not write $f"
+  done
+  head -c 2000 "$work/recon.ply" | grep -aq "property float posterior_std_mm" && ok ||
+    fail "fit: recon.ply has no posterior_std_mm"
+  expect 0 "distance of the fit to the truth" -- "$ssmx" distance "$work/recon.ply" \
+    "$work/subject/femur_000.ply" --json
+  /usr/bin/python3 -c '
+import json, sys
+d, f = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+# 6 training shapes, 1.8 mm pixels at the femur: a few pixels at worst.
+assert d["mean_mm"] < 3.0, d["mean_mm"]
+assert f["start"] == "landmarks" and len(f["landmarks_used"]) >= 3 and len(f["views"]) == 2, f
+assert set(f["quality_flags"]) == {"residual_too_high", "shape_implausible", "pose_at_search_edge", "views_inconsistent"}
+assert abs(sum(r[3] ** 2 for r in json.load(open(sys.argv[3]))["matrix"]) - 1) < 1e-9
+' "$work/out" "$work/recon/fit.json" "$work/recon/pose.json" && ok || fail "fit: $(head -c 300 "$work/out")"
+  expect 0 "fit --json from a pose" -- "$ssmx" fit "$work/femur_lm.h5" --view "$work/ap.png" \
+    --view "$work/lat.png" --init "$work/recon/pose.json" --modes 2 --out "$work/recon2.stl" --json
+  grep -q '"start": "given_pose"' "$work/out" && ok || fail "fit --init: $(head -c 300 "$work/out")"
+  expect 2 "fit without views" -- "$ssmx" fit "$work/femur_lm.h5" --out "$work/x.ply"
+  expect 2 "fit --out without a mesh extension" -- "$ssmx" fit "$work/femur_lm.h5" --view "$work/ap.png" \
+    --out "$work/x.txt"
+  cp "$work/ap.png" "$work/bad/nosidecar.png"
+  garbage_run "$work/bad/nosidecar.png" fit "$work/femur_lm.h5" --view "$work/bad/nosidecar.png" \
+    --out "$work/x.ply"
+  echo '{"views": [{"points": {"femoral_head_center": [1]}}, {"points": {}}]}' > "$work/bad/lm2d.json"
+  garbage_run "$work/bad/lm2d.json" fit "$work/femur_lm.h5" --view "$work/ap.png" --view "$work/lat.png" \
+    --landmarks "$work/bad/lm2d.json" --out "$work/x.ply"
+  garbage_run "$work/bad/nothing.h5" fit "$work/bad/nothing.h5" --view "$work/ap.png" --out "$work/x.ply"
+  [ ! -e "$work/x.ply" ] && ok || fail "a refused fit left $work/x.ply"
+  expect 0 "edges of a DRR" -- "$ssmx" edges "$work/ap.png" --out "$work/edges.png" --json
+  grep -q '"edges"' "$work/out" && [ -s "$work/edges.png" ] && ok || fail "edges: $(head -c 300 "$work/out")"
+  garbage_run "$work/bad/zero.stl" edges "$work/bad/zero.stl" --out "$work/e.png"
+  if [ -f "$data/xray/hip_cr_RG2.dcm" ]; then
+    expect 0 "edges of a DICOM CR" -- "$ssmx" edges "$data/xray/hip_cr_RG2.dcm" --out "$work/hip.png" --level 1
+    grep -q "DICOM CR radiograph" "$work/out" && ok || fail "edges on CR: $(cat "$work/out")"
+  fi
   if [ -f "$data/models/femur_gp_statismo/femur_gp_model_50-components.h5" ]; then
     expect 0 "model-info on the scalismo model" -- "$ssmx" model-info --json \
       "$data/models/femur_gp_statismo/femur_gp_model_50-components.h5"
