@@ -25,6 +25,8 @@ const Command kCommands[] = {
     {"drr", "simulate an X-ray (DRR) of a CT or a labelled structure, with its geometry sidecar", ssmx::cli::RunDrr},
     {"phantom", "write a cohort of phantom femurs: meshes in correspondence, CTs, true parameters",
      ssmx::cli::RunPhantom},
+    {"correspond", "deform a reference mesh onto meshes: same vertices and faces, dense correspondence",
+     ssmx::cli::RunCorrespond},
     {"build-model", "build a PCA shape model (statismo HDF5) from meshes in correspondence",
      ssmx::cli::RunBuildModel},
     {"model-info", "describe a statismo shape model: modes, variances, build history", ssmx::cli::RunModelInfo},

@@ -23,10 +23,10 @@ struct IcpOptions {
   double trim_fraction = 0.1;
   // Converged when an iteration moves the source points by less than this
   // (area-weighted RMS, mm).
-  double tolerance_mm = 1e-4;
+  double tolerance_mm = 1e-3;
   // At most this many source vertices are used (an evenly strided subset, so
   // the result is deterministic); 0: all.
-  int max_points = 20000;
+  int max_points = 5000;
   // Weight of a point-to-point term next to the point-to-plane term. Pure
   // point-to-plane leaves sliding along a locally flat or cylindrical surface
   // unconstrained; a small point-to-point share keeps the normal equations
