@@ -22,6 +22,8 @@ namespace {
 using SparseMatrix = Eigen::SparseMatrix<double>;
 using Triplet = Eigen::Triplet<double>;
 
+constexpr int kProjectionRounds = 5;
+
 // Unique undirected edges (i < j) of the faces.
 std::vector<std::pair<int, int>> Edges(const MatrixX3iR& faces) {
   std::vector<std::pair<int, int>> edges;
@@ -440,9 +442,15 @@ CorrespondenceSummary RegisterTemplate(const TriangleMesh& reference, const Tria
   // 3. Projection onto the target.
   if (options.project_to_surface) {
     ReportProgress(options.progress, 0.9, "projecting");
-    const internal::ClosestPoints cp = surface.Query(current);
-    std::vector<char> held(static_cast<size_t>(n), 0);
-    current = LimitStepsAgainstFolding(current, cp.points, faces, reference_normals, &held);
+    // A vertex held back because its projection would flip a face may go
+    // once its neighbours are on the surface: a few rounds, each guarded.
+    std::vector<char> held;
+    for (int round = 0; round < kProjectionRounds; ++round) {
+      const internal::ClosestPoints cp = surface.Query(current);
+      held.assign(static_cast<size_t>(n), 0);
+      current = LimitStepsAgainstFolding(current, cp.points, faces, reference_normals, &held);
+      if (std::find(held.begin(), held.end(), 1) == held.end()) break;
+    }
     for (int64_t i = 0; i < n; ++i) {
       if (held[static_cast<size_t>(i)]) {
         limited[static_cast<size_t>(i)] = 1;

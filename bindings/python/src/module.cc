@@ -17,6 +17,7 @@ PYBIND11_MODULE(_core, m) {
   ssmx::python::BindSurface(ssm);
   ssmx::python::BindPhantom(ssm);
   ssmx::python::BindShapeModel(ssm);
+  ssmx::python::BindCorrespondence(ssm);
   py::module_ drr = m.def_submodule("drr", "Projection geometry, DRRs, detector model, X-ray IO");
   ssmx::python::BindDrr(drr);
   py::module_ ar = m.def_submodule("ar_export", "GLB, USDZ, OBJ/STL/PLY export and the viewer");
