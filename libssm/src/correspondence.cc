@@ -22,7 +22,7 @@ namespace {
 using SparseMatrix = Eigen::SparseMatrix<double>;
 using Triplet = Eigen::Triplet<double>;
 
-constexpr int kProjectionRounds = 5;
+constexpr int kProjectionRounds = 8;
 
 // Unique undirected edges (i < j) of the faces.
 std::vector<std::pair<int, int>> Edges(const MatrixX3iR& faces) {
@@ -443,9 +443,28 @@ CorrespondenceSummary RegisterTemplate(const TriangleMesh& reference, const Tria
   if (options.project_to_surface) {
     ReportProgress(options.progress, 0.9, "projecting");
     // A vertex held back because its projection would flip a face may go
-    // once its neighbours are on the surface: a few rounds, each guarded.
-    std::vector<char> held;
+    // once its neighbours are on the surface: a few rounds, each guarded, in
+    // which the held vertices first relax to the mean of their neighbours
+    // (untangling the crowded patch) and are then projected again.
+    std::vector<std::vector<int>> neighbours(static_cast<size_t>(n));
+    for (const auto& [i, j] : Edges(faces)) {
+      neighbours[static_cast<size_t>(i)].push_back(j);
+      neighbours[static_cast<size_t>(j)].push_back(i);
+    }
+    std::vector<char> held(static_cast<size_t>(n), 0);
     for (int round = 0; round < kProjectionRounds; ++round) {
+      if (round > 0) {
+        MatrixX3dR relaxed = current;
+        for (int64_t i = 0; i < n; ++i) {
+          const auto& ring = neighbours[static_cast<size_t>(i)];
+          if (!held[static_cast<size_t>(i)] || ring.empty()) continue;
+          Eigen::RowVector3d mean = Eigen::RowVector3d::Zero();
+          for (int j : ring) mean += current.row(j);
+          relaxed.row(i) = mean / static_cast<double>(ring.size());
+        }
+        std::vector<char> ignored(static_cast<size_t>(n), 0);
+        current = LimitStepsAgainstFolding(current, relaxed, faces, reference_normals, &ignored);
+      }
       const internal::ClosestPoints cp = surface.Query(current);
       held.assign(static_cast<size_t>(n), 0);
       current = LimitStepsAgainstFolding(current, cp.points, faces, reference_normals, &held);
