@@ -23,7 +23,7 @@ struct IcpOptions {
   double trim_fraction = 0.1;
   // Converged when an iteration moves the source points by less than this
   // (area-weighted RMS, mm).
-  double tolerance_mm = 1e-3;
+  double tolerance_mm = 0.01;
   // At most this many source vertices are used (an evenly strided subset, so
   // the result is deterministic); 0: all.
   int max_points = 5000;
