@@ -30,6 +30,7 @@ int RunModelEval(const std::vector<std::string>& args, const Settings& settings)
 int RunFit(const std::vector<std::string>& args, const Settings& settings);
 int RunEdges(const std::vector<std::string>& args, const Settings& settings);
 int RunPairs(const std::vector<std::string>& args, const Settings& settings);
+int RunCorrespond(const std::vector<std::string>& args, const Settings& settings);
 
 }  // namespace ssmx::cli
 

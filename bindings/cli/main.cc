@@ -27,6 +27,8 @@ const Command kCommands[] = {
      ssmx::cli::RunPairs},
     {"phantom", "write a cohort of phantom femurs: meshes in correspondence, CTs, true parameters",
      ssmx::cli::RunPhantom},
+    {"correspond", "deform a reference mesh onto meshes: same vertices and faces, dense correspondence",
+     ssmx::cli::RunCorrespond},
     {"build-model", "build a PCA shape model (statismo HDF5) from meshes in correspondence",
      ssmx::cli::RunBuildModel},
     {"model-info", "describe a statismo shape model: modes, variances, build history", ssmx::cli::RunModelInfo},

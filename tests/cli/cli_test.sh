@@ -43,10 +43,10 @@ garbage() {
 expect 0 "--version" -- "$ssmx" --version
 grep -qE '^ssmx [0-9]+\.[0-9]+\.[0-9]+$' "$work/out" && ok || fail "--version output: $(cat "$work/out")"
 expect 0 "--help" -- "$ssmx" --help
-for cmd in info demo mesh distance export drr pairs phantom build-model model-info sample model-eval fit edges; do
+for cmd in info demo mesh distance export drr pairs phantom correspond build-model model-info sample model-eval fit edges; do
   grep -q "^  $cmd " "$work/out" || { "$ssmx" --help | grep -q "^  $cmd " && ok || fail "--help does not list $cmd"; }
 done
-for cmd in info demo mesh distance export drr pairs phantom build-model model-info sample model-eval fit edges; do
+for cmd in info demo mesh distance export drr pairs phantom correspond build-model model-info sample model-eval fit edges; do
   expect 0 "$cmd --help" -- "$ssmx" "$cmd" --help
   grep -q "^example:" "$work/out" && ok || fail "$cmd --help has no example"
 done
@@ -454,6 +454,46 @@ assert abs(sum(r[3] ** 2 for r in json.load(open(sys.argv[3]))["matrix"]) - 1) <
       "$data/models/femur_gp_statismo/femur_gp_model_50-components.h5"
     grep -q '"modes": 51' "$work/out" && ok || fail "model-info scalismo: $(head -c 300 "$work/out")"
   fi
+fi
+
+# correspond: the reference deformed onto two other phantom femurs keeps its
+# vertices and faces, lies on each target and flips no face; garbage exits 2.
+if "$ssmx" --help | grep -q "^  correspond "; then
+  printf 'a,0,0,0\nb,1,0,0\nc,0,1,0\n' > "$work/lm_ref.csv"
+  printf '{"a": [0, 0, 0], "b": [1, 0, 0], "c": [0, 1, 0]}' > "$work/lm_t1.json"
+  expect 0 "correspond" -- "$ssmx" --quiet correspond --reference "$work/cohort/femur_000.ply" \
+    --out "$work/corr" "$work/cohort/femur_001.ply" "$work/cohort/femur_002.ply" --format stl --json
+  /usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d["meshes"]) == 2 and d == json.load(open(sys.argv[2])), d
+for m in d["meshes"]:
+    assert m["flipped_faces"] == 0 and m["mean_distance_mm"] < 0.3 and m["output"].endswith(".stl"), m
+' "$work/out" "$work/corr/correspondence.json" && ok || fail "correspond: wrong JSON: $(head -c 300 "$work/out")"
+  expect 0 "info on a correspond output" -- "$ssmx" info --json "$work/corr/femur_001.stl"
+  /usr/bin/python3 -c '
+import json, sys
+i, d = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert i["vertices"] == d["vertices"] and i["faces"] == d["faces"], (i["vertices"], d["vertices"])
+' "$work/out" "$work/corr/correspondence.json" && ok || fail "correspond: output lost the reference's vertices"
+  garbage_run "$work/bad/zero.stl" correspond --reference "$work/cohort/femur_000.ply" --out "$work/corr2" \
+    "$work/bad/zero.stl"
+  garbage_run "$work/bad/zero.stl" correspond --reference "$work/bad/zero.stl" --out "$work/corr2" \
+    "$work/cohort/femur_001.ply"
+  echo '{"a": [0, 0]}' > "$work/bad/lm.json"
+  garbage_run "$work/bad/lm.json" correspond --reference "$work/cohort/femur_000.ply" --out "$work/corr2" \
+    "$work/cohort/femur_001.ply" --landmarks "$work/lm_ref.csv" --target-landmarks "$work/bad/lm.json"
+  echo 'a,1,2' > "$work/bad/lm.csv"
+  garbage_run "$work/bad/lm.csv" correspond --reference "$work/cohort/femur_000.ply" --out "$work/corr2" \
+    "$work/cohort/femur_001.ply" --landmarks "$work/bad/lm.csv" --target-landmarks "$work/lm_t1.json"
+  expect 2 "correspond landmarks for one of two meshes" -- "$ssmx" correspond \
+    --reference "$work/cohort/femur_000.ply" --out "$work/corr2" "$work/cohort/femur_001.ply" \
+    "$work/cohort/femur_002.ply" --landmarks "$work/lm_ref.csv" --target-landmarks "$work/lm_t1.json"
+  expect 2 "correspond --align none" -- "$ssmx" correspond --reference "$work/cohort/femur_000.ply" \
+    --out "$work/corr2" "$work/cohort/femur_001.ply" --align none
+  expect 2 "correspond without --reference" -- "$ssmx" correspond --out "$work/corr2" \
+    "$work/cohort/femur_001.ply"
+  [ ! -e "$work/corr2" ] && ok || fail "a refused correspond left $work/corr2"
 fi
 
 echo "$passed passed, $failed failed"

@@ -17,6 +17,7 @@ void BindSsmIo(py::module_& ssm);       // volumes, DICOM, meshes, primitives
 void BindSurface(py::module_& ssm);     // surfaces, distances, label maps, voxelisation
 void BindPhantom(py::module_& ssm);     // the phantom femur cohort
 void BindShapeModel(py::module_& ssm);  // shape models, alignment, statismo files, metrics
+void BindCorrespondence(py::module_& ssm);  // ICP and non-rigid template registration
 void BindDrr(py::module_& drr);         // projection geometry, projectors, detector, X-ray IO
 void BindPairs(py::module_& drr);       // training pairs (generate_pairs)
 void BindArExport(py::module_& ar);     // GLB, USDZ, OBJ, viewer

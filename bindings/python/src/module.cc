@@ -17,6 +17,7 @@ PYBIND11_MODULE(_core, m) {
   ssmx::python::BindSurface(ssm);
   ssmx::python::BindPhantom(ssm);
   ssmx::python::BindShapeModel(ssm);
+  ssmx::python::BindCorrespondence(ssm);
   py::module_ drr = m.def_submodule("drr", "Projection geometry, DRRs, detector model, X-ray IO");
   ssmx::python::BindDrr(drr);
   ssmx::python::BindPairs(drr);

@@ -1,0 +1,137 @@
+#ifndef SSMX_SSM_CORRESPONDENCE_H_
+#define SSMX_SSM_CORRESPONDENCE_H_
+
+// Dense correspondence by non-rigid template registration: the reference
+// mesh is deformed onto each target surface, so that every output mesh has
+// the reference's vertices and faces and vertex i is the same anatomical point
+// in all of them. The method and its choice are explained in
+// docs/correspondence.md.
+
+#include <Eigen/Core>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ssmx/core/progress.h"
+#include "ssmx/core/triangle_mesh.h"
+#include "ssmx/ssm/alignment.h"
+#include "ssmx/ssm/icp.h"
+
+namespace ssmx::ssm {
+
+// A named point known on both surfaces: on (or near) the reference and on (or
+// near) the target, LPS mm. Landmarks need not be vertices.
+struct CorrespondenceLandmark {
+  std::string name;
+  Eigen::Vector3d reference_mm = Eigen::Vector3d::Zero();
+  Eigen::Vector3d target_mm = Eigen::Vector3d::Zero();
+};
+
+struct CorrespondenceOptions {
+  // The start: kRigid or kSimilarity. With >= 3 landmarks the reference is
+  // first aligned by Umeyama on them, else by CentroidAlignment; then ICP
+  // (`icp`, whose kind is replaced by this) refines the alignment.
+  AlignmentKind alignment = AlignmentKind::kSimilarity;
+  IcpOptions icp;
+  // Stiffness weights alpha, one stage each, decreasing and > 0 (dimensionless:
+  // see docs/correspondence.md for the normalisation of the energy).
+  std::vector<double> stiffness = {10, 3, 1, 0.3, 0.1, 0.03, 0.01, 0.003};
+  // Linear solves per stage at most; a stage ends earlier when an iteration
+  // moves the vertices by less than tolerance_mm (area-weighted RMS).
+  int max_iterations_per_stage = 4;
+  double tolerance_mm = 0.02;
+  // gamma of Amberg et al.: weight of the translation part of the per-vertex
+  // affine transforms against their linear part in the stiffness term.
+  double translation_weight = 1.0;
+  // beta at the first stage; it falls in proportion to alpha, so landmarks
+  // steer the start and leave the end to the surfaces.
+  double landmark_weight = 1.0;
+  // A closest-point pair counts only when the target face normal is within
+  // this angle of the deforming reference's vertex normal (radians); pairs on
+  // the wrong side of a thin part are thereby ignored.
+  double max_normal_angle = 1.0471975511965976;  // 60 degrees
+  // Finally move every vertex onto its closest point of the target (steps
+  // that would flip a triangle are shortened, see RegisterTemplate).
+  bool project_to_surface = true;
+  // The sparse solves run on at most this many vertices: a larger reference
+  // is decimated (DecimateSurface) to about this size for the stages, and
+  // every reference vertex then takes the blended affine transforms of the
+  // decimated face nearest to it. 0: always the full reference.
+  int max_solve_vertices = 4000;
+  ProgressCallback progress;
+
+  bool IsValid(std::string* error) const;
+};
+
+struct CorrespondenceSummary {
+  // The reference's faces with vertices on the target surface.
+  TriangleMesh mesh;
+  // target_from_reference of the rigid/similarity start (after ICP).
+  SimilarityTransform initial;
+  bool initial_from_landmarks = false;
+  IcpSummary icp;
+  int stages = 0;
+  int iterations = 0;          // linear solves over all stages
+  int64_t solve_vertices = 0;  // vertices of the level the solves ran on
+  // Faces of `mesh` whose normal turned by 90 degrees or more against the
+  // aligned reference (CountFlippedFaces). Zero unless the reference itself
+  // has zero-area faces (they cannot be checked and are not counted).
+  int64_t flipped_faces = 0;
+  // Vertices whose move was shortened at least once to keep every face
+  // unflipped (by the non-rigid steps and by the final projection).
+  int64_t limited_vertices = 0;
+  // After the final projection: vertices left off the surface (their
+  // projection would have flipped a face) and the largest remaining
+  // distance of a vertex to the target, mm.
+  int64_t unprojected_vertices = 0;
+  double max_vertex_distance_mm = 0;
+  // Symmetric surface distance between `mesh` and the target
+  // (ComputeSurfaceDistance: area-weighted, both directions pooled).
+  double mean_distance_mm = 0;
+  double rms_distance_mm = 0;
+  double hausdorff_mm = 0;
+  // Mean distance between the landmarks mapped through the correspondence
+  // (the reference landmark's barycentric point on the output mesh) and the
+  // target landmarks, mm; 0 without landmarks.
+  double landmark_mean_error_mm = 0;
+  double seconds = 0;
+
+  std::string BriefReport() const;
+};
+
+// Optimal-step non-rigid ICP (B. Amberg, S. Romdhani, T. Vetter, "Optimal
+// step nonrigid ICP algorithms for surface registration", CVPR 2007). Every
+// reference vertex v_i gets an affine transform X_i (4 by 3); for a stiffness
+// alpha the algorithm minimises, over all X_i at once, the quadratic
+//   E(X) = sum_i w_i |X_i^T [v_i;1] - u_i|^2
+//        + alpha^2 sum_{edges ij} |G (X_i - X_j)|_F^2
+//        + beta^2 sum_l |sum_k b_lk X_k^T [v_k;1] - t_l|^2
+// with u_i the closest target point of the current vertex i, w_i its area
+// weight (0 for rejected pairs), G = diag(1,1,1,gamma), and landmarks l at
+// barycentric points b_l of the reference with targets t_l, by one sparse
+// LDLT solve; closest points are updated and the solve repeated, and alpha
+// decreases stage by stage (options.stiffness). Coordinates are centred and
+// scaled by the reference's RMS radius, so the weights do not depend on units
+// or mesh resolution.
+//
+// Folding is prevented: after every solve, and after the final projection
+// onto the target, a face whose normal would turn by 90 degrees or more
+// against the aligned reference has the moves of its vertices halved (then
+// cancelled) until no face flips.
+//   reference: the template, with faces; target: any surface mesh with faces.
+// Throws InvalidInput for unusable meshes, options or landmarks (names the
+// reference or target), NotConverged when a linear solve fails.
+CorrespondenceSummary RegisterTemplate(const TriangleMesh& reference, const TriangleMesh& target,
+                                       const std::vector<CorrespondenceLandmark>& landmarks = {},
+                                       const CorrespondenceOptions& options = {});
+
+// The faces of `mesh` (same faces as `reference`) whose normal has turned by
+// 90 degrees or more from the normal of the same reference face rotated by
+// `rotation` (n_mesh . R n_ref <= 0; a collapsed face counts). Zero-area
+// reference faces are not counted. Throws InvalidInput when the faces differ.
+int64_t CountFlippedFaces(const TriangleMesh& reference, const TriangleMesh& mesh,
+                          const Eigen::Matrix3d& rotation = Eigen::Matrix3d::Identity());
+
+}  // namespace ssmx::ssm
+
+#endif  // SSMX_SSM_CORRESPONDENCE_H_
