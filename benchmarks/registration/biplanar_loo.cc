@@ -105,6 +105,12 @@ Args Parse(int argc, char** argv) {
       a.roi = std::stod(next());
     else if (k == "--template-faces")
       a.template_faces = std::stoi(next());
+    else if (k == "--capture")
+      a.capture = std::stod(next());
+    else if (k == "--perturb-mm")
+      a.perturb_mm = std::stod(next());
+    else if (k == "--perturb-deg")
+      a.perturb_deg = std::stod(next());
     else
       throw InvalidInput("unknown argument " + k);
   }
