@@ -6,7 +6,8 @@
 // the same as JSON. Usage:
 //   rigid_benchmark [--data DIR] [--starts 20] [--seed 1] [--size 256]
 //                   [--pitch 2.0] [--i0 10000] [--similarity ncc|gc]
-//                   [--label NAME] [--threads N] [--json out.json]
+//                   [--label NAME [--roi-margin MM] [--bone-only-target 1]] [--target-projector exact|trilinear]
+//                   [--threads N] [--json out.json]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -42,7 +43,10 @@ struct Settings {
   double success_mm = 0.5;
   Similarity similarity = Similarity::kNcc;
   std::string label;
+  double roi_margin_mm = -1.0;
+  bool bone_only_target = false;
   int threads = 0;
+  drr::ProjectorKind target_projector = drr::ProjectorKind::kExact;
   std::string json;
 };
 
@@ -82,6 +86,12 @@ Settings Parse(int argc, char** argv) {
       s.label = value;
     else if (arg == "--threads")
       s.threads = std::stoi(value);
+    else if (arg == "--bone-only-target")
+      s.bone_only_target = value == "1";
+    else if (arg == "--roi-margin")
+      s.roi_margin_mm = std::stod(value);
+    else if (arg == "--target-projector")
+      s.target_projector = drr::ParseProjectorKind(value);
     else if (arg == "--json")
       s.json = value;
     else
@@ -126,28 +136,43 @@ int Run(const Settings& s) {
 
   // Target X-rays from the whole CT moved through its header (an independent
   // route to the pose), with Poisson noise.
-  const drr::PreparedVolume moved = drr::PreparedVolume::FromHounsfield(MoveVolume(ct, truth));
+  // With --label and --bone-only-target 1, the X-rays show the bone alone.
+  drr::PreparedVolume moved;
+  if (s.bone_only_target && !s.label.empty()) {
+    moved = drr::PreparedVolume::FromHounsfieldMasked(
+        MoveVolume(ct, truth),
+        MoveVolume(ssm::ReadLabelMask(s.data + "/ct/totalseg_abdomen/labels", s.label), truth));
+  } else {
+    moved = drr::PreparedVolume::FromHounsfield(MoveVolume(ct, truth));
+  }
   drr::CarmGeometry detector;
   detector.rows = detector.cols = s.size;
   detector.pixel_spacing_u_mm = detector.pixel_spacing_v_mm = s.pitch_mm;
   drr::ProjectionOptions projection;
   projection.threads = s.threads;
+  drr::ProjectionOptions target_projection = projection;
+  target_projection.projector = s.target_projector;
   std::vector<RegistrationView> views;
   for (drr::NamedView named : {drr::NamedView::kAP, drr::NamedView::kLAT}) {
     drr::XrayImage xray;
     xray.sidecar.geometry = drr::ProjectionGeometry::Named(named, truth.center, detector);
     xray.sidecar.i0 = s.i0;
     xray.image = drr::IntensityFromLineIntegral(
-        drr::Project(moved, xray.sidecar.geometry, projection), s.i0, s.seed * 1000 + views.size());
+        drr::Project(moved, xray.sidecar.geometry, target_projection), s.i0,
+        s.seed * 1000 + views.size());
     views.push_back(PrepareView(xray, NamedViewName(named)));
   }
 
   RigidRegistrationOptions options;
   options.similarity = s.similarity;
   options.projection = projection;
-  std::printf("rigid registration, %s%s, %d targets; AP+LAT %dx%d at %.2f mm, I0 %.0f (Poisson)\n",
-              s.label.empty() ? "whole CT" : "label ", s.label.c_str(),
-              static_cast<int>(targets.rows()), s.size, s.size, s.pitch_mm, s.i0);
+  options.roi_margin_mm = s.roi_margin_mm;
+  if (s.bone_only_target) std::printf("target X-rays: the bone alone\n");
+  std::printf(
+      "rigid registration, %s%s, %d targets; AP+LAT %dx%d at %.2f mm, I0 %.0f (Poisson), "
+      "targets by the %s projector\n",
+      s.label.empty() ? "whole CT" : "label ", s.label.c_str(), static_cast<int>(targets.rows()),
+      s.size, s.size, s.pitch_mm, s.i0, drr::ProjectorKindName(s.target_projector));
   std::printf(
       "similarity %s; %d starts %.1f mm / %.1f deg away (seed %llu); success: mTRE <= %.2f mm\n\n",
       SimilarityName(s.similarity), s.starts, s.start_mm, s.start_deg,
@@ -190,6 +215,9 @@ int Run(const Settings& s) {
                           {"detector", {s.size, s.size}},
                           {"pitch_mm", s.pitch_mm},
                           {"i0", s.i0},
+                          {"bone_only_target", s.bone_only_target},
+                          {"roi_margin_mm", s.roi_margin_mm},
+                          {"target_projector", drr::ProjectorKindName(s.target_projector)},
                           {"start_mm", s.start_mm},
                           {"start_deg", s.start_deg},
                           {"success_mm", s.success_mm},

@@ -41,35 +41,71 @@ void AppendZScores(const std::vector<double>& values, double weight, Eigen::Vect
     (*out)[offset + static_cast<Eigen::Index>(i)] = (values[i] - mean) * scale;
 }
 
-// The feature vector f of an image: unit-norm when the image has contrast, so
-// that f_a . f_b is the similarity and (1/2)|f_a - f_b|^2 = 1 - similarity.
-Eigen::VectorXd Features(const Image2D& image, Similarity similarity) {
+// The feature vector f of an image over the pixels where `roi` (rows * cols,
+// empty = every pixel) is non-zero: unit-norm when the image has contrast
+// there, so that f_a . f_b is the similarity and (1/2)|f_a - f_b|^2 =
+// 1 - similarity.
+Eigen::VectorXd Features(const Image2D& image, Similarity similarity,
+                         const std::vector<uint8_t>& roi = {}) {
   Eigen::VectorXd f(0);
   const int rows = image.rows;
   const int cols = image.cols;
+  const auto inside = [&](int v, int u) {
+    return roi.empty() || roi[static_cast<size_t>(v) * cols + u] != 0;
+  };
   if (similarity == Similarity::kNcc) {
-    std::vector<double> values(image.pixels.begin(), image.pixels.end());
+    std::vector<double> values;
+    values.reserve(image.pixels.size());
+    for (int v = 0; v < rows; ++v) {
+      for (int u = 0; u < cols; ++u) {
+        if (inside(v, u)) values.push_back(image.at(v, u));
+      }
+    }
     AppendZScores(values, 1.0 / std::sqrt(static_cast<double>(std::max<size_t>(values.size(), 1))),
                   &f);
     return f;
   }
   // Gradient correlation: Sobel derivatives on the interior pixels.
   if (rows < 3 || cols < 3) return Eigen::VectorXd::Zero(1);
-  const size_t n = static_cast<size_t>(rows - 2) * (cols - 2);
   std::vector<double> gu, gv;
-  gu.reserve(n);
-  gv.reserve(n);
+  gu.reserve(static_cast<size_t>(rows - 2) * (cols - 2));
+  gv.reserve(gu.capacity());
   for (int v = 1; v < rows - 1; ++v) {
     for (int u = 1; u < cols - 1; ++u) {
+      if (!inside(v, u)) continue;
       const auto p = [&](int dv, int du) { return static_cast<double>(image.at(v + dv, u + du)); };
       gu.push_back((p(-1, 1) + 2 * p(0, 1) + p(1, 1)) - (p(-1, -1) + 2 * p(0, -1) + p(1, -1)));
       gv.push_back((p(1, -1) + 2 * p(1, 0) + p(1, 1)) - (p(-1, -1) + 2 * p(-1, 0) + p(-1, 1)));
     }
   }
-  const double weight = 1.0 / std::sqrt(2.0 * static_cast<double>(n));
+  const double weight = 1.0 / std::sqrt(2.0 * static_cast<double>(std::max<size_t>(gu.size(), 1)));
   AppendZScores(gu, weight, &f);
   AppendZScores(gv, weight, &f);
   return f;
+}
+
+// The pixels within `radius` (Chebyshev distance) of a non-zero pixel of
+// `image`: the volume's footprint grown by a margin.
+std::vector<uint8_t> Footprint(const Image2D& image, int radius) {
+  const int rows = image.rows, cols = image.cols;
+  std::vector<uint8_t> rows_grown(image.pixels.size(), 0), out(image.pixels.size(), 0);
+  for (int v = 0; v < rows; ++v) {
+    for (int u = 0; u < cols; ++u) {
+      if (image.at(v, u) <= 0.0f) continue;
+      for (int w = std::max(0, u - radius); w <= std::min(cols - 1, u + radius); ++w) {
+        rows_grown[static_cast<size_t>(v) * cols + w] = 1;
+      }
+    }
+  }
+  for (int v = 0; v < rows; ++v) {
+    for (int u = 0; u < cols; ++u) {
+      if (!rows_grown[static_cast<size_t>(v) * cols + u]) continue;
+      for (int w = std::max(0, v - radius); w <= std::min(rows - 1, v + radius); ++w) {
+        out[static_cast<size_t>(w) * cols + u] = 1;
+      }
+    }
+  }
+  return out;
 }
 
 // world_from_ct after rotating the moved CT by `x` (radians) about its moved
@@ -91,6 +127,7 @@ struct LevelData {
   const drr::PreparedVolume* volume = nullptr;
   std::vector<drr::ProjectionGeometry> geometries;
   std::vector<Eigen::VectorXd> xray_features;
+  std::vector<std::vector<uint8_t>> rois;  // per view; empty = every pixel
   Eigen::Index num_residuals = 0;
 };
 
@@ -109,7 +146,7 @@ class DrrEvaluator {
     for (size_t v = 0; v < level_.geometries.size(); ++v) {
       const Image2D drr = ProjectPosed(*level_.volume, pose, level_.geometries[v], projection_);
       ++*drr_count_;
-      const Eigen::VectorXd f = Features(drr, similarity_);
+      const Eigen::VectorXd f = Features(drr, similarity_, level_.rois[v]);
       const Eigen::VectorXd& x = level_.xray_features[v];
       r.segment(offset, f.size()) = f - x;
       offset += f.size();
@@ -298,6 +335,7 @@ bool RigidRegistrationOptions::IsValid(std::string* error) const {
     return fail("function_tolerance " + NumberText(function_tolerance) +
                 ": expected a finite number >= 0");
   }
+  if (!std::isfinite(roi_margin_mm)) return fail("roi_margin_mm must be finite");
   if (!(step_pixels > 0.0) || !(step_pixels <= 10.0)) {
     return fail("step_pixels " + NumberText(step_pixels) + ": expected a number in (0, 10]");
   }
@@ -572,9 +610,16 @@ RigidRegistrationSummary RegisterRigid(const drr::PreparedVolume& volume,
       }
       level.geometries.push_back(BinnedGeometry(view.geometry, spec.detector_binning));
       const Image2D binned = BinImage(view.line_integral, spec.detector_binning);
-      level.xray_features.push_back(Features(binned, options.similarity));
-      level.num_residuals += level.xray_features.back().size();
       const drr::ProjectionGeometry& g = level.geometries.back();
+      level.rois.emplace_back();
+      if (options.roi_margin_mm >= 0.0) {
+        const int radius = static_cast<int>(std::ceil(
+            options.roi_margin_mm / std::min(g.pixel_spacing_u_mm(), g.pixel_spacing_v_mm())));
+        level.rois.back() =
+            Footprint(ProjectPosed(*level.volume, pose, g, options.projection), radius);
+      }
+      level.xray_features.push_back(Features(binned, options.similarity, level.rois.back()));
+      level.num_residuals += level.xray_features.back().size();
       double depth = 0.0;
       g.Project(pose.Apply(pose.center), &depth);
       if (depth <= 0.0) {

@@ -71,6 +71,13 @@ struct RigidRegistrationOptions {
   // Central differences (12 DRRs per view and Jacobian) instead of forward
   // differences (6).
   bool central_differences = true;
+  // Region of interest. When >= 0, each level compares only the pixels within
+  // this distance (mm on the detector) of the volume's footprint (where its
+  // DRR is non-zero) at the level's start pose. Needed for one bone cut out
+  // of a CT (PreparedVolume::FromHounsfieldMasked): elsewhere the X-ray shows
+  // anatomy that the bone-only DRR lacks. Negative (the default): every pixel,
+  // right for a whole CT.
+  double roi_margin_mm = -1.0;
   // Projector and threads for the DRRs (threads 0 = every core).
   drr::ProjectionOptions projection{drr::ProjectorKind::kExact, 0.5, 0};
   // Reports the fraction done after each iteration (may be empty).
