@@ -27,6 +27,7 @@ int RunBuildModel(const std::vector<std::string>& args, const Settings& settings
 int RunModelInfo(const std::vector<std::string>& args, const Settings& settings);
 int RunSample(const std::vector<std::string>& args, const Settings& settings);
 int RunModelEval(const std::vector<std::string>& args, const Settings& settings);
+int RunRegister(const std::vector<std::string>& args, const Settings& settings);
 
 }  // namespace ssmx::cli
 

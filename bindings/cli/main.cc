@@ -31,6 +31,8 @@ const Command kCommands[] = {
     {"sample", "draw seeded random shapes from a shape model", ssmx::cli::RunSample},
     {"model-eval", "compactness, generalisation and specificity curves of a shape model",
      ssmx::cli::RunModelEval},
+    {"register", "rigid pose of a CT (or one labelled bone) against X-ray views (2D/3D registration)",
+     ssmx::cli::RunRegister},
 };
 
 void PrintUsage(std::FILE* out) {

@@ -19,6 +19,7 @@ void BindPhantom(py::module_& ssm);     // the phantom femur cohort
 void BindShapeModel(py::module_& ssm);  // shape models, alignment, statismo files, metrics
 void BindDrr(py::module_& drr);         // projection geometry, projectors, detector, X-ray IO
 void BindArExport(py::module_& ar);     // GLB, USDZ, OBJ, viewer
+void BindRegistration(py::module_& registration);  // Pose, rigid CT-to-X-ray registration
 
 }  // namespace ssmx::python
 

@@ -19,6 +19,9 @@ PYBIND11_MODULE(_core, m) {
   ssmx::python::BindShapeModel(ssm);
   py::module_ drr = m.def_submodule("drr", "Projection geometry, DRRs, detector model, X-ray IO");
   ssmx::python::BindDrr(drr);
+  py::module_ registration =
+      m.def_submodule("registration", "Poses and 2D/3D registration (rigid CT, shape-model fit)");
+  ssmx::python::BindRegistration(registration);
   py::module_ ar = m.def_submodule("ar_export", "GLB, USDZ, OBJ/STL/PLY export and the viewer");
   ssmx::python::BindArExport(ar);
 }
