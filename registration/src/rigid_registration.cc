@@ -229,13 +229,24 @@ class DrrCostFunction : public ceres::CostFunction {
   mutable Eigen::VectorXd cached_r_;
 };
 
-class ProgressForwarder : public ceres::IterationCallback {
+// Reports progress and ends a level once an accepted step moves the CT by
+// less than `tolerance_mm` (Ceres' own parameter tolerance is relative to |x|,
+// which here is the distance from the level's start, not a scale).
+class LevelCallback : public ceres::IterationCallback {
  public:
-  ProgressForwarder(const ProgressCallback& progress, double begin, double end, int max_iterations)
-      : progress_(progress), begin_(begin), end_(end), max_iterations_(max_iterations) {}
+  LevelCallback(const ProgressCallback& progress, double begin, double end, int max_iterations,
+                double tolerance_mm)
+      : progress_(progress),
+        begin_(begin),
+        end_(end),
+        max_iterations_(max_iterations),
+        tolerance_mm_(tolerance_mm) {}
   ceres::CallbackReturnType operator()(const ceres::IterationSummary& summary) override {
     const double t = std::min(1.0, static_cast<double>(summary.iteration) / max_iterations_);
     ReportProgress(progress_, begin_ + (end_ - begin_) * t, "rigid registration");
+    if (summary.iteration > 0 && summary.step_is_successful && summary.step_norm < tolerance_mm_) {
+      return ceres::SOLVER_TERMINATE_SUCCESSFULLY;
+    }
     return ceres::SOLVER_CONTINUE;
   }
 
@@ -243,6 +254,7 @@ class ProgressForwarder : public ceres::IterationCallback {
   const ProgressCallback& progress_;
   double begin_, end_;
   int max_iterations_;
+  double tolerance_mm_;
 };
 
 // The volume averaged over shrink^3 blocks (voxels beyond the edge count as
@@ -336,6 +348,10 @@ bool RigidRegistrationOptions::IsValid(std::string* error) const {
                 ": expected a finite number >= 0");
   }
   if (!std::isfinite(roi_margin_mm)) return fail("roi_margin_mm must be finite");
+  if (!(step_tolerance_pixels >= 0.0) || !std::isfinite(step_tolerance_pixels)) {
+    return fail("step_tolerance_pixels " + NumberText(step_tolerance_pixels) +
+                ": expected a finite number >= 0");
+  }
   if (!(step_pixels > 0.0) || !(step_pixels <= 10.0)) {
     return fail("step_pixels " + NumberText(step_pixels) + ": expected a number in (0, 10]");
   }
@@ -656,14 +672,15 @@ RigidRegistrationSummary RegisterRigid(const drr::PreparedVolume& volume,
     solver.max_num_iterations = options.max_iterations_per_level;
     solver.function_tolerance = options.function_tolerance;
     solver.gradient_tolerance = 1e-12;
-    solver.parameter_tolerance = 1e-3 * step_mm / std::max(1.0, lever_mm);
+    solver.parameter_tolerance = 1e-12;  // LevelCallback stops on the step in mm
     solver.logging_type = ceres::SILENT;
     solver.minimizer_progress_to_stdout = false;
     solver.num_threads = 1;
-    ProgressForwarder forward(options.progress, static_cast<double>(l) / num_levels,
-                              static_cast<double>(l + 1) / num_levels,
-                              options.max_iterations_per_level);
-    if (options.progress) solver.callbacks.push_back(&forward);
+    LevelCallback callback(options.progress, static_cast<double>(l) / num_levels,
+                           static_cast<double>(l + 1) / num_levels,
+                           options.max_iterations_per_level,
+                           options.step_tolerance_pixels * pixel_at_center_mm);
+    solver.callbacks.push_back(&callback);
     ceres::Solver::Summary ceres_summary;
     ceres::Solve(solver, &problem_ceres, &ceres_summary);
     if (!ceres_summary.IsSolutionUsable()) {

@@ -59,8 +59,12 @@ struct RigidRegistrationOptions {
   // Levenberg-Marquardt iterations per level.
   int max_iterations_per_level = 25;
   // Stop a level when the relative decrease of the cost in an iteration is
-  // below this (Ceres' function_tolerance).
-  double function_tolerance = 1e-7;
+  // below this (Ceres' function_tolerance) ...
+  double function_tolerance = 1e-6;
+  // ... or when an accepted step moves the CT by less than this fraction of
+  // the level's pixel size at the pose centre (mm at the lever arm for
+  // rotations; 0.01 of a 1.4 mm pixel is 0.014 mm).
+  double step_tolerance_pixels = 0.01;
   // Finite-difference step, as a fraction of the level's detector pixel size
   // at the pose centre (pixel pitch * source-to-centre / source-to-detector):
   // every parameter is moved so that the CT moves by about this much at the
