@@ -304,6 +304,12 @@ void CheckVolume(const drr::PreparedVolume& volume) {
   }
 }
 
+// "ap.png" when the view has a name, else "rigid registration: view 2".
+std::string ViewName(const std::vector<RegistrationView>& views, size_t v) {
+  if (!views[v].name.empty()) return views[v].name;
+  return "rigid registration: view " + std::to_string(v + 1);
+}
+
 std::string NumberText(double value) {
   std::ostringstream s;
   s << value;
@@ -376,6 +382,7 @@ RegistrationView PrepareView(const drr::XrayImage& xray, const std::string& what
   }
   RegistrationView view;
   view.geometry = geometry;
+  view.name = what;
   switch (image.quantity) {
     case ImageQuantity::kMask:
       throw InvalidInput(what +
@@ -583,7 +590,7 @@ RigidRegistrationSummary RegisterRigid(const drr::PreparedVolume& volume,
     const Image2D& image = views[v].line_integral;
     if (image.rows != views[v].geometry.rows() || image.cols != views[v].geometry.cols() ||
         image.pixels.size() != static_cast<size_t>(image.rows) * image.cols || image.empty()) {
-      throw InvalidInput("rigid registration: view " + std::to_string(v + 1) +
+      throw InvalidInput(ViewName(views, v) +
                          ": the image size disagrees with its geometry; use PrepareView");
     }
   }
@@ -614,7 +621,7 @@ RigidRegistrationSummary RegisterRigid(const drr::PreparedVolume& volume,
     }
     double pixel_at_center_mm = std::numeric_limits<double>::infinity();
     for (size_t v = 0; v < views.size(); ++v) {
-      const std::string what = "rigid registration: view " + std::to_string(v + 1);
+      const std::string what = ViewName(views, v);
       const RegistrationView& view = views[v];
       if (view.geometry.rows() / spec.detector_binning < 3 ||
           view.geometry.cols() / spec.detector_binning < 3) {
@@ -653,7 +660,7 @@ RigidRegistrationSummary RegisterRigid(const drr::PreparedVolume& volume,
     evaluator.Residuals(pose, &start_scores);
     for (size_t v = 0; v < views.size(); ++v) {
       if (start_scores[v] == 0.0) {
-        throw InvalidInput("rigid registration: view " + std::to_string(v + 1) +
+        throw InvalidInput(ViewName(views, v) +
                            ": the DRR of the volume at the start pose has no contrast (the "
                            "volume does not project onto the detector); check the geometry or "
                            "give a start pose");

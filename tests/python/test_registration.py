@@ -119,6 +119,7 @@ def test_registration_refuses_bad_input():
     prepared = drr.PreparedVolume.from_attenuation(volume)
     geometry = drr.ProjectionGeometry.named("AP", reg.volume_center(prepared), _detector(32, 8))
     view = reg.prepare_view(drr.project(prepared, geometry), geometry)
+    assert view.name == "view"
     with pytest.raises(ssmx.InvalidInput, match="no X-ray view"):
         reg.register_rigid(prepared, [])
     with pytest.raises(ssmx.InvalidInput, match="scale"):

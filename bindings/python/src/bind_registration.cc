@@ -86,7 +86,8 @@ ProjectionGeometry. Made by prepare_view().)doc")
       .def_property_readonly(
           "line_integral", [](const registration::RegistrationView& v) { return v.line_integral; },
           "Image2D")
-      .def_readonly("geometry", &registration::RegistrationView::geometry, "ProjectionGeometry");
+      .def_readonly("geometry", &registration::RegistrationView::geometry, "ProjectionGeometry")
+      .def_readonly("name", &registration::RegistrationView::name, "names the view in errors");
   m.def(
       "prepare_view",
       [](const Image2D& image, const drr::ProjectionGeometry& geometry, std::optional<double> i0,

@@ -96,6 +96,7 @@ struct RigidRegistrationOptions {
 struct RegistrationView {
   Image2D line_integral;
   drr::ProjectionGeometry geometry;
+  std::string name;  // names the view in errors (e.g. its file); may be empty
 };
 
 // Checks an X-ray and converts it to a RegistrationView. `what` names the view
