@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <memory>
 #include <random>
@@ -243,7 +244,14 @@ class LevelCallback : public ceres::IterationCallback {
         tolerance_mm_(tolerance_mm) {}
   ceres::CallbackReturnType operator()(const ceres::IterationSummary& summary) override {
     const double t = std::min(1.0, static_cast<double>(summary.iteration) / max_iterations_);
-    ReportProgress(progress_, begin_ + (end_ - begin_) * t, "rigid registration");
+    // A cancellation (ssmx::Cancelled) must not unwind through Ceres: keep it
+    // and abort the solve; RegisterRigid rethrows it.
+    try {
+      ReportProgress(progress_, begin_ + (end_ - begin_) * t, "rigid registration");
+    } catch (...) {
+      error_ = std::current_exception();
+      return ceres::SOLVER_ABORT;
+    }
     if (summary.iteration > 0 && summary.step_is_successful && summary.step_norm < tolerance_mm_) {
       return ceres::SOLVER_TERMINATE_SUCCESSFULLY;
     }
@@ -255,36 +263,10 @@ class LevelCallback : public ceres::IterationCallback {
   double begin_, end_;
   int max_iterations_;
   double tolerance_mm_;
-};
 
-// The volume averaged over shrink^3 blocks (voxels beyond the edge count as
-// zero, as the projector sees them), as a new PreparedVolume.
-drr::PreparedVolume ShrinkVolume(const drr::PreparedVolume& volume, int shrink) {
-  const VolumeGeometry& g = volume.geometry();
-  VolumeGeometry out_geometry = g;
-  for (int a = 0; a < 3; ++a) out_geometry.size[a] = (g.size[a] + shrink - 1) / shrink;
-  out_geometry.spacing_mm = g.spacing_mm * shrink;
-  out_geometry.origin_mm = g.origin_mm + g.direction *
-                                             (g.spacing_mm * (0.5 * (shrink - 1))).asDiagonal() *
-                                             Eigen::Vector3d::Ones();
-  Volume out(out_geometry, VoxelType::kFloat32);
-  float* o = out.data<float>();
-  const float* in = volume.data();
-  const double inverse = 1.0 / (static_cast<double>(shrink) * shrink * shrink);
-  const Eigen::Vector3i n = g.size;
-  const Eigen::Vector3i m = out_geometry.size;
-  std::vector<double> sums(static_cast<size_t>(m.x()) * m.y() * m.z(), 0.0);
-  for (int k = 0; k < n.z(); ++k) {
-    for (int j = 0; j < n.y(); ++j) {
-      const float* row = in + static_cast<size_t>(n.x()) * (j + static_cast<size_t>(n.y()) * k);
-      double* out_row = sums.data() + static_cast<size_t>(m.x()) *
-                                          (j / shrink + static_cast<size_t>(m.y()) * (k / shrink));
-      for (int i = 0; i < n.x(); ++i) out_row[i / shrink] += row[i];
-    }
-  }
-  for (size_t i = 0; i < sums.size(); ++i) o[i] = static_cast<float>(sums[i] * inverse);
-  return drr::PreparedVolume::FromAttenuation(out);
-}
+ public:
+  std::exception_ptr error_;
+};
 
 // RMS distance of the non-zero box's points from its centre: the lever arm
 // that turns rotations into millimetres.
@@ -497,6 +479,37 @@ Volume MoveVolume(const Volume& volume, const Pose& pose) {
   return out;
 }
 
+drr::PreparedVolume ShrinkVolume(const drr::PreparedVolume& volume, int shrink) {
+  if (shrink < 1 || shrink > 16) {
+    throw InvalidInput("shrink volume: factor " + std::to_string(shrink) + ": expected 1..16");
+  }
+  CheckVolume(volume);
+  const VolumeGeometry& g = volume.geometry();
+  VolumeGeometry out_geometry = g;
+  for (int a = 0; a < 3; ++a) out_geometry.size[a] = (g.size[a] + shrink - 1) / shrink;
+  out_geometry.spacing_mm = g.spacing_mm * shrink;
+  out_geometry.origin_mm = g.origin_mm + g.direction *
+                                             (g.spacing_mm * (0.5 * (shrink - 1))).asDiagonal() *
+                                             Eigen::Vector3d::Ones();
+  Volume out(out_geometry, VoxelType::kFloat32);
+  float* o = out.data<float>();
+  const float* in = volume.data();
+  const double inverse = 1.0 / (static_cast<double>(shrink) * shrink * shrink);
+  const Eigen::Vector3i n = g.size;
+  const Eigen::Vector3i m = out_geometry.size;
+  std::vector<double> sums(static_cast<size_t>(m.x()) * m.y() * m.z(), 0.0);
+  for (int k = 0; k < n.z(); ++k) {
+    for (int j = 0; j < n.y(); ++j) {
+      const float* row = in + static_cast<size_t>(n.x()) * (j + static_cast<size_t>(n.y()) * k);
+      double* out_row = sums.data() + static_cast<size_t>(m.x()) *
+                                          (j / shrink + static_cast<size_t>(m.y()) * (k / shrink));
+      for (int i = 0; i < n.x(); ++i) out_row[i / shrink] += row[i];
+    }
+  }
+  for (size_t i = 0; i < sums.size(); ++i) o[i] = static_cast<float>(sums[i] * inverse);
+  return drr::PreparedVolume::FromAttenuation(out);
+}
+
 Eigen::Vector3d VolumeCenter(const drr::PreparedVolume& volume) {
   CheckVolume(volume);
   const Eigen::Vector3d ijk =
@@ -690,6 +703,7 @@ RigidRegistrationSummary RegisterRigid(const drr::PreparedVolume& volume,
     solver.callbacks.push_back(&callback);
     ceres::Solver::Summary ceres_summary;
     ceres::Solve(solver, &problem_ceres, &ceres_summary);
+    if (callback.error_) std::rethrow_exception(callback.error_);
     if (!ceres_summary.IsSolutionUsable()) {
       throw InternalError("rigid registration: Ceres failed at level " + std::to_string(l + 1) +
                           ": " + ceres_summary.message);

@@ -87,6 +87,22 @@ def test_project_posed_equals_the_volume_moved_by_its_header():
     assert np.abs(truth - drr.project(prepared, view).pixels).max() > 0.1 * truth.max()
 
 
+def test_binning_and_shrinking_follow_the_documented_grids():
+    volume = drr.PreparedVolume.from_attenuation(_phantom())
+    shrunk = reg.shrink_volume(volume, 2)
+    assert shrunk.geometry.size == (20, 18, 16)
+    np.testing.assert_allclose(shrunk.geometry.spacing_mm, [6, 6, 6])
+    # The new voxel (0, 0, 0) sits at the centre of the old 2x2x2 block.
+    np.testing.assert_allclose(shrunk.geometry.origin_mm, [-58.5, -48.5, 1.5])
+    view = drr.ProjectionGeometry.named("AP", [0, 0, 40], _detector(64, 1.0))
+    binned = reg.binned_geometry(view, 4)
+    point = np.array([12.0, -3.0, 50.0])
+    np.testing.assert_allclose(binned.project(point)[0], (view.project(point)[0] - 1.5) / 4, atol=1e-9)
+    image = ssmx.Image2D(np.arange(30, dtype=np.float32).reshape(5, 6), quantity="line_integral")
+    np.testing.assert_allclose(reg.bin_image(image, 2).pixels,
+                               np.arange(30).reshape(5, 6)[:4].reshape(2, 2, 3, 2).mean(axis=(1, 3)))
+
+
 def test_register_rigid_recovers_a_known_pose_from_a_perturbed_start():
     volume = _phantom()
     prepared = drr.PreparedVolume.from_attenuation(volume)

@@ -104,6 +104,35 @@ TEST(RigidRegistrationTest, MoveVolumePlacesEveryVoxelWhereThePoseTakesIt) {
   EXPECT_THROW(MoveVolume(mu, pose), InvalidInput);
 }
 
+TEST(RigidRegistrationTest, ShrinkVolumeKeepsTheLineIntegralsOfAUniformBoxOfWholeBlocks) {
+  // A box of 0.03 /mm filling voxels 4..19 x 6..13 x 2..17 (whole 2^3 blocks)
+  // of a 24 x 20 x 22 grid with an oblique direction: shrinking by 2 must give
+  // the same box, so the same DRR; a ray through it crosses the same chord.
+  VolumeGeometry g;
+  g.size = {24, 20, 22};
+  g.spacing_mm = {1.5, 2.0, 2.5};
+  g.origin_mm = {-20, -30, 5};
+  g.direction = Eigen::AngleAxisd(0.3, Eigen::Vector3d(1, 2, 3).normalized()).toRotationMatrix();
+  Volume mu(g, VoxelType::kFloat32);
+  for (int k = 2; k <= 17; ++k) {
+    for (int j = 6; j <= 13; ++j) {
+      for (int i = 4; i <= 19; ++i) mu.Set(i, j, k, 0.03f);
+    }
+  }
+  const drr::PreparedVolume volume = drr::PreparedVolume::FromAttenuation(mu);
+  const drr::PreparedVolume shrunk = ShrinkVolume(volume, 2);
+  EXPECT_EQ(shrunk.geometry().size, Eigen::Vector3i(12, 10, 11));
+  EXPECT_EQ(shrunk.geometry().spacing_mm, Eigen::Vector3d(3.0, 4.0, 5.0));
+  EXPECT_NEAR((VolumeCenter(shrunk) - VolumeCenter(volume)).norm(), 0.0, 1e-9);
+  const drr::ProjectionGeometry view =
+      drr::ProjectionGeometry::Named(drr::NamedView::kAP, VolumeCenter(volume), Detector(48, 1.0));
+  const Image2D fine = drr::Project(volume, view);
+  const Image2D coarse = drr::Project(shrunk, view);
+  ASSERT_GT(MaxValue(fine), 0.3);
+  EXPECT_LT(MaxAbsDifference(fine, coarse), 1e-4 * MaxValue(fine));
+  EXPECT_THROW(ShrinkVolume(volume, 0), InvalidInput);
+}
+
 TEST(RigidRegistrationTest, BinnedGeometryMapsPixelsAsDocumented) {
   const drr::ProjectionGeometry view = drr::ProjectionGeometry::Named(
       drr::NamedView::kAP, Eigen::Vector3d(0, 0, 0), Detector(64, 1));
@@ -177,6 +206,20 @@ std::vector<RegistrationView> TargetViews(const Volume& moved_volume, bool houns
     views.push_back(PrepareView(xray, NamedViewName(named)));
   }
   return views;
+}
+
+TEST(RigidRegistrationTest, ACancelledProgressStopsTheRegistration) {
+  const drr::PreparedVolume volume = drr::PreparedVolume::FromAttenuation(SyntheticPhantom());
+  Pose start;
+  start.center = VolumeCenter(volume);
+  const std::vector<RegistrationView> views =
+      TargetViews(MoveVolume(SyntheticPhantom(), PerturbPose(start, 5.0, 0.05, 9)), false,
+                  start.center, Detector(32, 6.0), 1);
+  RigidRegistrationOptions options;
+  int calls = 0;
+  options.progress = [&](double, const std::string&) { return ++calls < 3; };
+  EXPECT_THROW(RegisterRigid(volume, views, start, options), Cancelled);
+  EXPECT_EQ(calls, 3);
 }
 
 TEST(RigidRegistrationTest, RecoversAKnownPoseOfASyntheticVolumeWithNccAndGc) {

@@ -232,6 +232,8 @@ stage) may return False to cancel. Returns a RigidRegistrationSummary.)doc");
         "directions.");
   m.def("binned_geometry", &registration::BinnedGeometry, "geometry"_a, "binning"_a,
         "The ProjectionGeometry of the detector binned by `binning` (docs/geometry.md).");
+  m.def("shrink_volume", &registration::ShrinkVolume, "volume"_a, "shrink"_a,
+        "The PreparedVolume averaged over shrink^3 voxel blocks (a coarse level's volume).");
   m.def("bin_image", &registration::BinImage, "image"_a, "binning"_a,
         "The Image2D averaged over binning x binning blocks.");
 }

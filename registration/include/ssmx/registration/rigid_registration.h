@@ -166,6 +166,14 @@ Image2D ProjectPosed(const drr::PreparedVolume& volume, const Pose& pose,
 // InvalidInput when the scale is not 1.
 Volume MoveVolume(const Volume& volume, const Pose& pose);
 
+// The volume averaged over shrink^3 voxel blocks (the coarse levels' volume):
+// spacing * shrink, ceil(size / shrink) voxels, the new voxel (0, 0, 0) at the
+// centre of the old block; voxels beyond the edge count as air (zero), as the
+// projector sees them, so a uniform box of whole blocks keeps its extent and
+// its line integrals. Throws InvalidInput for a factor outside 1..16 or an
+// empty volume.
+drr::PreparedVolume ShrinkVolume(const drr::PreparedVolume& volume, int shrink);
+
 // The centre of the volume's non-zero voxel box in LPS mm (for a masked bone,
 // the bone's box): the default pose centre. Throws InvalidInput when empty.
 Eigen::Vector3d VolumeCenter(const drr::PreparedVolume& volume);
