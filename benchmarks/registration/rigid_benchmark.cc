@@ -6,7 +6,8 @@
 // the same as JSON. Usage:
 //   rigid_benchmark [--data DIR] [--starts 20] [--seed 1] [--size 256]
 //                   [--pitch 2.0] [--i0 10000] [--similarity ncc|gc]
-//                   [--label NAME [--roi-margin MM] [--bone-only-target 1]] [--target-projector exact|trilinear]
+//                   [--label NAME [--roi-margin MM] [--bone-only-target 1 | --two-stage 1]]
+//                   [--target-projector exact|trilinear]
 //                   [--threads N] [--json out.json]
 #include <algorithm>
 #include <chrono>
@@ -45,6 +46,7 @@ struct Settings {
   std::string label;
   double roi_margin_mm = -1.0;
   bool bone_only_target = false;
+  bool two_stage = false;
   int threads = 0;
   drr::ProjectorKind target_projector = drr::ProjectorKind::kExact;
   std::string json;
@@ -86,6 +88,8 @@ Settings Parse(int argc, char** argv) {
       s.label = value;
     else if (arg == "--threads")
       s.threads = std::stoi(value);
+    else if (arg == "--two-stage")
+      s.two_stage = value == "1";
     else if (arg == "--bone-only-target")
       s.bone_only_target = value == "1";
     else if (arg == "--roi-margin")
@@ -123,8 +127,8 @@ int Run(const Settings& s) {
     targets =
         TargetPoints(volume, drr::AttenuationFromHounsfield(200.0f, drr::kDefaultMuWaterPerMm));
   } else {
-    const Volume mask = ssm::ReadLabelMask(s.data + "/ct/totalseg_abdomen/labels", s.label);
-    volume = drr::PreparedVolume::FromHounsfieldMasked(ct, mask);
+    volume = drr::PreparedVolume::FromHounsfieldMasked(
+        ct, ssm::ReadLabelMask(s.data + "/ct/totalseg_abdomen/labels", s.label));
     targets = TargetPoints(volume, 1e-12f);
   }
 
@@ -135,15 +139,26 @@ int Run(const Settings& s) {
   truth.translation = {4.0, -3.0, 3.5};
 
   // Target X-rays from the whole CT moved through its header (an independent
-  // route to the pose), with Poisson noise.
-  // With --label and --bone-only-target 1, the X-rays show the bone alone.
-  drr::PreparedVolume moved;
+  // route to the pose), with Poisson noise. With --label and
+  // --bone-only-target 1, the X-rays show the bone alone; with --two-stage 1,
+  // the bone moves 4 mm / 3 degrees further than the rest of the CT (the truth
+  // is the bone's pose), and each start registers the whole CT first, then
+  // the bone in front of the rest of the CT at the whole CT's pose.
+  const bool two_stage = s.two_stage && !s.label.empty();
+  const Volume mask = s.label.empty()
+                          ? Volume()
+                          : ssm::ReadLabelMask(s.data + "/ct/totalseg_abdomen/labels", s.label);
+  const Pose bone_truth = two_stage ? PerturbPose(truth, 4.0, 3.0 * kPi / 180.0, 77) : truth;
+  std::vector<drr::PreparedVolume> moved;
   if (s.bone_only_target && !s.label.empty()) {
-    moved = drr::PreparedVolume::FromHounsfieldMasked(
-        MoveVolume(ct, truth),
-        MoveVolume(ssm::ReadLabelMask(s.data + "/ct/totalseg_abdomen/labels", s.label), truth));
+    moved.push_back(
+        drr::PreparedVolume::FromHounsfieldMasked(MoveVolume(ct, truth), MoveVolume(mask, truth)));
+  } else if (two_stage) {
+    moved.push_back(VolumeOutsideMask(MoveVolume(ct, truth), MoveVolume(mask, truth)));
+    moved.push_back(drr::PreparedVolume::FromHounsfieldMasked(MoveVolume(ct, bone_truth),
+                                                              MoveVolume(mask, bone_truth)));
   } else {
-    moved = drr::PreparedVolume::FromHounsfield(MoveVolume(ct, truth));
+    moved.push_back(drr::PreparedVolume::FromHounsfield(MoveVolume(ct, truth)));
   }
   drr::CarmGeometry detector;
   detector.rows = detector.cols = s.size;
@@ -157,9 +172,12 @@ int Run(const Settings& s) {
     drr::XrayImage xray;
     xray.sidecar.geometry = drr::ProjectionGeometry::Named(named, truth.center, detector);
     xray.sidecar.i0 = s.i0;
-    xray.image = drr::IntensityFromLineIntegral(
-        drr::Project(moved, xray.sidecar.geometry, target_projection), s.i0,
-        s.seed * 1000 + views.size());
+    Image2D line_integral = drr::Project(moved[0], xray.sidecar.geometry, target_projection);
+    for (size_t m = 1; m < moved.size(); ++m) {
+      const Image2D more = drr::Project(moved[m], xray.sidecar.geometry, target_projection);
+      for (size_t p = 0; p < more.pixels.size(); ++p) line_integral.pixels[p] += more.pixels[p];
+    }
+    xray.image = drr::IntensityFromLineIntegral(line_integral, s.i0, s.seed * 1000 + views.size());
     views.push_back(PrepareView(xray, NamedViewName(named)));
   }
 
@@ -168,6 +186,32 @@ int Run(const Settings& s) {
   options.projection = projection;
   options.roi_margin_mm = s.roi_margin_mm;
   if (s.bone_only_target) std::printf("target X-rays: the bone alone\n");
+  if (two_stage) {
+    std::printf(
+        "two stages: the whole CT, then the bone (moved 4 mm / 3 deg more) in front of "
+        "the rest of the CT\n");
+  }
+  const drr::PreparedVolume whole =
+      two_stage ? drr::PreparedVolume::FromHounsfield(ct) : drr::PreparedVolume();
+  const drr::PreparedVolume rest = two_stage ? VolumeOutsideMask(ct, mask) : drr::PreparedVolume();
+  const auto register_once = [&](const Pose& start) {
+    const RegistrationTruth known{bone_truth, targets};
+    if (!two_stage) return RegisterRigid(volume, views, start, options, known);
+    RigidRegistrationOptions first = options;
+    first.roi_margin_mm = -1.0;
+    const RigidRegistrationSummary global =
+        RegisterRigid(whole, views, Recentered(start, VolumeCenter(whole)), first);
+    RigidRegistrationOptions second = options;
+    second.background = &rest;
+    second.background_pose = global.pose;
+    RigidRegistrationSummary r =
+        RegisterRigid(volume, views, Recentered(global.pose, truth.center), second, known);
+    r.initial_mtre_mm = MeanTargetRegistrationError(start, bone_truth, targets);
+    r.iterations += global.iterations;
+    r.drr_count += global.drr_count;
+    r.seconds += global.seconds;
+    return r;
+  };
   std::printf(
       "rigid registration, %s%s, %d targets; AP+LAT %dx%d at %.2f mm, I0 %.0f (Poisson), "
       "targets by the %s projector\n",
@@ -181,11 +225,10 @@ int Run(const Settings& s) {
   nlohmann::json runs = nlohmann::json::array();
   std::vector<double> final_mtre, seconds;
   int successes = 0;
-  const RegistrationTruth known{truth, targets};
   for (int i = 0; i < s.starts; ++i) {
     const Pose start =
         PerturbPose(truth, s.start_mm, s.start_deg * kPi / 180.0, s.seed * 1000003 + i);
-    const RigidRegistrationSummary r = RegisterRigid(volume, views, start, options, known);
+    const RigidRegistrationSummary r = register_once(start);
     const bool ok = *r.final_mtre_mm <= s.success_mm;
     successes += ok;
     final_mtre.push_back(*r.final_mtre_mm);
@@ -216,6 +259,7 @@ int Run(const Settings& s) {
                           {"pitch_mm", s.pitch_mm},
                           {"i0", s.i0},
                           {"bone_only_target", s.bone_only_target},
+                          {"two_stage", two_stage},
                           {"roi_margin_mm", s.roi_margin_mm},
                           {"target_projector", drr::ProjectorKindName(s.target_projector)},
                           {"start_mm", s.start_mm},

@@ -100,9 +100,12 @@ int RunRegister(const std::vector<std::string>& argv, const Settings& settings) 
       .Option("levels", "B[:S],...",
               "coarse-to-fine levels: detector binning B and volume shrink S (default 4:2,2,1)")
       .Option("max-iterations", "N", "Levenberg-Marquardt iterations per level (default 25)")
+      .Option("background", "",
+              "with --label: draw the rest of the CT at the --init pose behind the structure (use "
+              "the whole CT's registered pose as --init)")
       .Option("roi-margin", "MM",
-              "compare only pixels within MM of the volume's footprint (default 20 with --label, "
-              "else every pixel)")
+              "compare only pixels within MM of the volume's footprint (default 20 with --label "
+              "and no --background, else every pixel)")
       .Option("target-hu", "HU", "mTRE targets: the CT's voxels at or above HU (default 200)")
       .Option("projector", "exact|trilinear", "DRR projector (default exact)")
       .Option("threads", "N", "worker threads (default: every core)")
@@ -137,7 +140,11 @@ int RunRegister(const std::vector<std::string>& argv, const Settings& settings) 
   options.projection.projector = drr::ParseProjectorKind(args.Value("projector", "exact"));
   options.projection.threads = args.Integer("threads", 0);
   options.progress = TerminalProgress(settings);
-  options.roi_margin_mm = args.Number("roi-margin", labelled ? 20.0 : -1.0);
+  if (args.Flag("background") && !labelled) {
+    throw UsageError("ssmx register: --background needs --labels and --label");
+  }
+  options.roi_margin_mm =
+      args.Number("roi-margin", labelled && !args.Flag("background") ? 20.0 : -1.0);
   std::string problem;
   if (!options.IsValid(&problem)) throw UsageError("ssmx register: " + problem);
   const double mu_water = args.Number("mu-water", drr::kDefaultMuWaterPerMm);
@@ -162,7 +169,7 @@ int RunRegister(const std::vector<std::string>& argv, const Settings& settings) 
   ssm::VolumeReadOptions read;
   read.series = args.Value("series");
   read.allow_gaps = args.Flag("allow-gaps");
-  drr::PreparedVolume volume;
+  drr::PreparedVolume volume, background;
   Eigen::MatrixX3d targets;
   if (!labelled) {
     volume = drr::PreparedVolume::ReadHounsfield(ct_path, mu_water, read);
@@ -186,6 +193,10 @@ int RunRegister(const std::vector<std::string>& argv, const Settings& settings) 
   registration::Pose start;
   start.center = center;
   if (init) start = registration::Recentered(*init, center);
+  if (!background.empty()) {
+    options.background = &background;
+    options.background_pose = start;
+  }
   std::optional<registration::RegistrationTruth> known;
   if (truth) known = registration::RegistrationTruth{*truth, targets};
 

@@ -129,6 +129,7 @@ struct LevelData {
   std::vector<drr::ProjectionGeometry> geometries;
   std::vector<Eigen::VectorXd> xray_features;
   std::vector<std::vector<uint8_t>> rois;  // per view; empty = every pixel
+  std::vector<Image2D> backgrounds;        // per view; empty = none
   Eigen::Index num_residuals = 0;
 };
 
@@ -145,8 +146,12 @@ class DrrEvaluator {
     Eigen::Index offset = 0;
     if (scores) scores->clear();
     for (size_t v = 0; v < level_.geometries.size(); ++v) {
-      const Image2D drr = ProjectPosed(*level_.volume, pose, level_.geometries[v], projection_);
+      Image2D drr = ProjectPosed(*level_.volume, pose, level_.geometries[v], projection_);
       ++*drr_count_;
+      if (!level_.backgrounds[v].empty()) {
+        const std::vector<float>& b = level_.backgrounds[v].pixels;
+        for (size_t i = 0; i < b.size(); ++i) drr.pixels[i] += b[i];
+      }
       const Eigen::VectorXd f = Features(drr, similarity_, level_.rois[v]);
       const Eigen::VectorXd& x = level_.xray_features[v];
       r.segment(offset, f.size()) = f - x;
@@ -510,6 +515,16 @@ drr::PreparedVolume ShrinkVolume(const drr::PreparedVolume& volume, int shrink) 
   return drr::PreparedVolume::FromAttenuation(out);
 }
 
+drr::PreparedVolume VolumeOutsideMask(const Volume& ct, const Volume& mask,
+                                      double mu_water_per_mm) {
+  Volume outside(mask.geometry(), VoxelType::kFloat32);
+  float* o = outside.data<float>();
+  const Volume mask_float = mask.ToFloat();
+  const float* m = mask_float.data<float>();
+  for (int64_t i = 0; i < mask.num_voxels(); ++i) o[i] = m[i] != 0.0f ? 0.0f : 1.0f;
+  return drr::PreparedVolume::FromHounsfieldMasked(ct, outside, mu_water_per_mm);
+}
+
 Eigen::Vector3d VolumeCenter(const drr::PreparedVolume& volume) {
   CheckVolume(volume);
   const Eigen::Vector3d ijk =
@@ -607,6 +622,13 @@ RigidRegistrationSummary RegisterRigid(const drr::PreparedVolume& volume,
                          ": the image size disagrees with its geometry; use PrepareView");
     }
   }
+  if (options.background) {
+    CheckVolume(*options.background);
+    if (std::abs(options.background_pose.scale - 1.0) > 1e-12) {
+      throw InvalidInput("rigid registration: the background pose has scale " +
+                         NumberText(options.background_pose.scale) + "; it must be 1");
+    }
+  }
   if (truth && truth->targets.rows() == 0) {
     throw InvalidInput("rigid registration: the truth has no target points for mTRE");
   }
@@ -626,6 +648,12 @@ RigidRegistrationSummary RegisterRigid(const drr::PreparedVolume& volume,
     const RigidRegistrationLevel& spec = options.levels[l];
     drr::PreparedVolume shrunk;
     LevelData level;
+    drr::PreparedVolume shrunk_background;
+    const drr::PreparedVolume* background = options.background;
+    if (background && spec.volume_shrink > 1) {
+      shrunk_background = ShrinkVolume(*background, spec.volume_shrink);
+      background = &shrunk_background;
+    }
     if (spec.volume_shrink > 1) {
       shrunk = ShrinkVolume(volume, spec.volume_shrink);
       level.volume = &shrunk;
@@ -648,6 +676,11 @@ RigidRegistrationSummary RegisterRigid(const drr::PreparedVolume& volume,
       const Image2D binned = BinImage(view.line_integral, spec.detector_binning);
       const drr::ProjectionGeometry& g = level.geometries.back();
       level.rois.emplace_back();
+      level.backgrounds.emplace_back();
+      if (background) {
+        level.backgrounds.back() =
+            ProjectPosed(*background, options.background_pose, g, options.projection);
+      }
       if (options.roi_margin_mm >= 0.0) {
         const int radius = static_cast<int>(std::ceil(
             options.roi_margin_mm / std::min(g.pixel_spacing_u_mm(), g.pixel_spacing_v_mm())));

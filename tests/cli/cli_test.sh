@@ -327,6 +327,8 @@ expect 2 "register --similarity mi" -- "$ssmx" register "$work/reg_ct.mha" --vie
   --similarity mi --out "$work/x.json"
 expect 2 "register --label without --labels" -- "$ssmx" register "$work/reg_ct.mha" --view "$work/reg_ap.png" \
   --label femur --out "$work/x.json"
+expect 2 "register --background without --label" -- "$ssmx" register "$work/reg_ct.mha" --view "$work/reg_ap.png" \
+  --background --out "$work/x.json"
 [ ! -e "$work/x.json" ] && ok || fail "a refused register left $work/x.json"
 
 # Shape models: build from a small phantom cohort (true correspondence), read

@@ -153,3 +153,27 @@ def test_registration_refuses_bad_input():
     empty = drr.PreparedVolume.from_attenuation(ssmx.Volume(np.zeros((4, 4, 4), np.float32)))
     with pytest.raises(ssmx.InvalidInput, match="empty label"):
         reg.register_rigid(empty, [view])
+
+
+def test_register_rigid_moves_one_part_in_front_of_a_fixed_background():
+    volume = _phantom()
+    bone_array = np.where(volume.array >= 0.05, volume.array, 0).astype(np.float32)
+    rest_array = np.where(volume.array >= 0.05, 0, volume.array).astype(np.float32)
+    bone = ssmx.Volume(bone_array, volume.geometry)
+    bone_prepared = drr.PreparedVolume.from_attenuation(bone)
+    rest = drr.PreparedVolume.from_attenuation(ssmx.Volume(rest_array, volume.geometry))
+    center = reg.volume_center(bone_prepared)
+    rotation, translation = np.array([0.03, 0.05, -0.04]), np.array([3.0, -2.0, 4.0])
+    truth = reg.Pose(rotation=rotation, translation=translation, center=center)
+    moved = drr.PreparedVolume.from_attenuation(_moved(bone, rotation, translation, center))
+    views = []
+    for name in ("AP", "LAT"):
+        geometry = drr.ProjectionGeometry.named(name, center, _detector())
+        line = drr.project(rest, geometry).pixels + drr.project(moved, geometry).pixels
+        views.append(reg.prepare_view(ssmx.Image2D(line, quantity="line_integral"), geometry))
+    start = reg.perturb_pose(truth, 6.0, np.radians(3.0), 5)
+    targets = reg.target_points(bone_prepared, 0.01)
+    result = reg.register_rigid(bone_prepared, views, start, levels=[(2, 1), (1, 1)],
+                                background=rest, background_pose=reg.Pose(center=center),
+                                true_pose=truth, targets=targets)
+    assert result.initial_mtre_mm > 5 and result.final_mtre_mm < 0.5, result.brief_report()

@@ -254,6 +254,69 @@ TEST(RigidRegistrationTest, RecoversAKnownPoseOfASyntheticVolumeWithNccAndGc) {
   }
 }
 
+TEST(RigidRegistrationTest, RecoversABonesOwnMotionInFrontOfAFixedBackground) {
+  // The phantom's "bone" (the tilted ellipsoid and the dense ball, mu 0.05 and
+  // 0.08, rigidly joined) moves on its own; the rest stays put and is given as
+  // the background, so only the bone's pose is unknown.
+  const Volume mu = SyntheticPhantom();
+  Volume bone_mu(mu.geometry(), VoxelType::kFloat32), rest_mu = mu;
+  for (int64_t i = 0; i < mu.num_voxels(); ++i) {
+    if (mu.data<float>()[i] >= 0.05f) {
+      bone_mu.data<float>()[i] = mu.data<float>()[i];
+      rest_mu.data<float>()[i] = 0.0f;
+    }
+  }
+  const drr::PreparedVolume bone = drr::PreparedVolume::FromAttenuation(bone_mu);
+  const drr::PreparedVolume rest = drr::PreparedVolume::FromAttenuation(rest_mu);
+  Pose truth;
+  truth.center = VolumeCenter(bone);
+  truth.rotation = Eigen::Vector3d(0.03, 0.05, -0.04);
+  truth.translation = {3.0, -2.0, 4.0};
+  const drr::PreparedVolume moved_bone =
+      drr::PreparedVolume::FromAttenuation(MoveVolume(bone_mu, truth));
+  std::vector<RegistrationView> views;
+  for (drr::NamedView named : {drr::NamedView::kAP, drr::NamedView::kLAT}) {
+    drr::XrayImage xray;
+    xray.sidecar.geometry = drr::ProjectionGeometry::Named(named, truth.center, Detector(96, 2.0));
+    Image2D line_integral = drr::Project(rest, xray.sidecar.geometry);
+    const Image2D bone_part = drr::Project(moved_bone, xray.sidecar.geometry);
+    for (size_t p = 0; p < bone_part.pixels.size(); ++p)
+      line_integral.pixels[p] += bone_part.pixels[p];
+    xray.image = drr::IntensityFromLineIntegral(line_integral, 1e4, 21 + views.size());
+    views.push_back(PrepareView(xray, NamedViewName(named)));
+  }
+  RigidRegistrationOptions options;
+  options.levels = {{2, 1}, {1, 1}};
+  options.background = &rest;
+  options.background_pose.center = truth.center;  // the identity
+  const RegistrationTruth known{truth, TargetPoints(bone, 0.01f)};
+  const Pose start = PerturbPose(truth, 6.0, 3.0 * kPi / 180.0, 5);
+  const RigidRegistrationSummary summary = RegisterRigid(bone, views, start, options, known);
+  SCOPED_TRACE(summary.BriefReport());
+  EXPECT_GT(*summary.initial_mtre_mm, 5.0);
+  EXPECT_LT(*summary.final_mtre_mm, 0.3);
+}
+
+TEST(RigidRegistrationTest, VolumeOutsideMaskIsTheCtMinusTheLabel) {
+  VolumeGeometry g;
+  g.size = {4, 3, 2};
+  Volume ct(g, VoxelType::kInt16), mask(g, VoxelType::kInt16);
+  for (int i = 0; i < 4; ++i) {
+    ct.Set(i, 1, 1, 1000.0f);
+    ct.Set(i, 2, 0, 0.0f);
+  }
+  mask.Set(1, 1, 1, 1.0f);
+  mask.Set(2, 1, 1, 1.0f);
+  const drr::PreparedVolume outside = VolumeOutsideMask(ct, mask, 0.02);
+  // HU 1000 -> mu 0.04, HU 0 -> 0.02, HU 0 of a zero-filled int16 voxel too.
+  EXPECT_FLOAT_EQ(outside.data()[ct.LinearIndex(0, 1, 1)], 0.04f);
+  EXPECT_FLOAT_EQ(outside.data()[ct.LinearIndex(1, 1, 1)], 0.0f);
+  EXPECT_FLOAT_EQ(outside.data()[ct.LinearIndex(2, 1, 1)], 0.0f);
+  EXPECT_FLOAT_EQ(outside.data()[ct.LinearIndex(3, 2, 0)], 0.02f);
+  Volume other(VolumeGeometry{Eigen::Vector3i(4, 3, 3)}, VoxelType::kInt16);
+  EXPECT_THROW(VolumeOutsideMask(ct, other), InvalidInput);
+}
+
 TEST(RigidRegistrationTest, RecoversAKnownPoseOfTheRealAbdomenCt) {
   SSMX_REQUIRE_DATA("ct/totalseg_abdomen/example_ct.nii.gz");
   const Volume ct =

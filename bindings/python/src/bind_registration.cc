@@ -153,7 +153,8 @@ computed, seconds, per-level summaries and, with a truth, the mTRE in mm.)doc")
          const std::string& similarity, const std::vector<std::pair<int, int>>& levels,
          int max_iterations_per_level, double step_pixels, bool central_differences,
          const std::string& projector, int threads, std::optional<Pose> true_pose,
-         std::optional<Eigen::MatrixX3d> targets, py::object progress) {
+         std::optional<Eigen::MatrixX3d> targets, const drr::PreparedVolume* background,
+         std::optional<Pose> background_pose, double roi_margin_mm, py::object progress) {
         registration::RigidRegistrationOptions options;
         options.similarity = registration::ParseSimilarity(similarity);
         options.levels.clear();
@@ -163,9 +164,14 @@ computed, seconds, per-level summaries and, with a truth, the mTRE in mm.)doc")
         options.central_differences = central_differences;
         options.projection.projector = drr::ParseProjectorKind(projector);
         options.projection.threads = threads;
+        options.roi_margin_mm = roi_margin_mm;
         Pose start;
         start.center = registration::VolumeCenter(volume);
         if (initial) start = registration::Recentered(*initial, start.center);
+        if (background) {
+          options.background = background;
+          options.background_pose = background_pose.value_or(start);
+        }
         std::optional<registration::RegistrationTruth> truth;
         if (true_pose) {
           if (!targets) {
@@ -186,7 +192,8 @@ computed, seconds, per-level summaries and, with a truth, the mTRE in mm.)doc")
       "central_differences"_a = options0.central_differences,
       "projector"_a = drr::ProjectorKindName(options0.projection.projector),
       "threads"_a = options0.projection.threads, "true_pose"_a = py::none(),
-      "targets"_a = py::none(), "progress"_a = py::none(), R"doc(
+      "targets"_a = py::none(), "background"_a = py::none(), "background_pose"_a = py::none(),
+      "roi_margin_mm"_a = options0.roi_margin_mm, "progress"_a = py::none(), R"doc(
 Rigid 2D/3D registration of a PreparedVolume (a CT, or one bone of it from
 PreparedVolume.from_hounsfield_masked) to a list of RegistrationView.
 initial: start Pose (scale 1; re-expressed about the volume centre; default the
@@ -194,7 +201,11 @@ identity). similarity: "ncc" (default) or "gc" (gradient correlation), summed
 over the views. levels: coarse to fine (detector binning, volume shrink) pairs.
 Levenberg-Marquardt (Ceres) on finite-difference DRR derivatives with steps of
 step_pixels detector pixels at the centre. With true_pose and targets ((n, 3)
-CT-frame points), the mTRE is reported. Releases the GIL; progress(fraction,
+CT-frame points), the mTRE is reported. background: a PreparedVolume drawn
+behind the volume at background_pose (default: the start pose), e.g.
+volume_outside_mask(ct, mask) at the whole CT's registered pose when
+registering one bone. roi_margin_mm >= 0 compares only the pixels within that
+distance of the volume's footprint. Releases the GIL; progress(fraction,
 stage) may return False to cancel. Returns a RigidRegistrationSummary.)doc");
 
   m.def(
@@ -218,6 +229,9 @@ stage) may return False to cancel. Returns a RigidRegistrationSummary.)doc");
       "a"_a, "b"_a, "similarity"_a = "ncc",
       "NCC (\"ncc\") or gradient correlation (\"gc\") of two same-size images; 0 without "
       "contrast.");
+  m.def("volume_outside_mask", &registration::VolumeOutsideMask, "ct"_a, "mask"_a,
+        "mu_water_per_mm"_a = drr::kDefaultMuWaterPerMm,
+        "The PreparedVolume of the CT (HU) outside `mask`: the background for one bone.");
   m.def("volume_center", &registration::VolumeCenter, "volume"_a,
         "(3,) LPS centre of the volume's non-zero voxel box: the default pose centre.");
   m.def("target_points", &registration::TargetPoints, "volume"_a, "min_mu_per_mm"_a,

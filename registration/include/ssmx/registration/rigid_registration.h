@@ -82,6 +82,14 @@ struct RigidRegistrationOptions {
   // anatomy that the bone-only DRR lacks. Negative (the default): every pixel,
   // right for a whole CT.
   double roi_margin_mm = -1.0;
+  // A fixed background (not owned; must outlive the call; nullptr = none):
+  // the DRR of `background` moved by `background_pose` is added to the
+  // volume's DRR in every view. For one bone: the CT without the bone
+  // (FromHounsfieldMasked with the inverted mask) at the pose the whole CT
+  // was registered to, so that the bone's DRR is compared with an X-ray of
+  // everything. Its scale must be 1.
+  const drr::PreparedVolume* background = nullptr;
+  Pose background_pose;
   // Projector and threads for the DRRs (threads 0 = every core).
   drr::ProjectionOptions projection{drr::ProjectorKind::kExact, 0.5, 0};
   // Reports the fraction done after each iteration (may be empty).
@@ -165,6 +173,12 @@ Image2D ProjectPosed(const drr::PreparedVolume& volume, const Pose& pose,
 // ProjectPosed computes; used to simulate X-rays of a known pose. Throws
 // InvalidInput when the scale is not 1.
 Volume MoveVolume(const Volume& volume, const Pose& pose);
+
+// The CT outside `mask` (a bone's label on the CT's grid): the background
+// for registering that bone (RigidRegistrationOptions::background). Throws
+// InvalidInput when the grids differ.
+drr::PreparedVolume VolumeOutsideMask(const Volume& ct, const Volume& mask,
+                                      double mu_water_per_mm = drr::kDefaultMuWaterPerMm);
 
 // The volume averaged over shrink^3 voxel blocks (the coarse levels' volume):
 // spacing * shrink, ceil(size / shrink) voxels, the new voxel (0, 0, 0) at the
