@@ -180,8 +180,9 @@ int RunRegister(const std::vector<std::string>& argv, const Settings& settings) 
   } else {
     const Volume mask =
         ssm::ReadLabelMask(args.Value("labels"), args.Value("label"), args.Value("label-table"));
-    volume = drr::PreparedVolume::FromHounsfieldMasked(ssm::ReadVolume(ct_path, read).volume, mask,
-                                                       mu_water);
+    const Volume ct = ssm::ReadVolume(ct_path, read).volume;
+    volume = drr::PreparedVolume::FromHounsfieldMasked(ct, mask, mu_water);
+    if (args.Flag("background")) background = registration::VolumeOutsideMask(ct, mask, mu_water);
     if (volume.nonzero_min().x() > volume.nonzero_max().x()) {
       throw InvalidInput(args.Value("labels") + ": label " + args.Value("label") +
                          " covers no voxel with attenuation in " + ct_path +
@@ -202,7 +203,9 @@ int RunRegister(const std::vector<std::string>& argv, const Settings& settings) 
 
   const registration::RigidRegistrationSummary summary =
       registration::RegisterRigid(volume, views, start, options, known);
-  const nlohmann::json report = PoseReport(summary);
+  nlohmann::json report = PoseReport(summary);
+  report["background"] = !background.empty();
+  report["roi_margin_mm"] = options.roi_margin_mm;
   registration::WritePose(summary.pose, out, report.dump());
 
   if (args.Flag("json")) {

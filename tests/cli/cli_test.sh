@@ -290,10 +290,11 @@ hu = np.full(x.shape, -1000.0)
 hu[(x / 55) ** 2 + (y / 48) ** 2 + ((z - 46) / 44) ** 2 < 1] = 40
 hu[((x - 15 - 0.3 * (z - 46)) / 10) ** 2 + ((y + 5) / 12) ** 2 + ((z - 46) / 35) ** 2 < 1] = 1200
 hu[(x + 25) ** 2 + (y - 10) ** 2 + (z - 61) ** 2 < 64] = 2000
-open(out + "/reg_ct.mha", "wb").write(
-    b"ObjectType = Image\nNDims = 3\nDimSize = 40 36 32\nElementSpacing = 3 3 3\n"
-    b"Offset = -60 -50 0\nTransformMatrix = 1 0 0 0 1 0 0 0 1\nElementType = MET_SHORT\n"
-    b"ElementByteOrderMSB = False\nElementDataFile = LOCAL\n" + hu.astype("<i2").tobytes())
+header = (b"ObjectType = Image\nNDims = 3\nDimSize = 40 36 32\nElementSpacing = 3 3 3\n"
+          b"Offset = -60 -50 0\nTransformMatrix = 1 0 0 0 1 0 0 0 1\nElementType = MET_SHORT\n"
+          b"ElementByteOrderMSB = False\nElementDataFile = LOCAL\n")
+open(out + "/reg_ct.mha", "wb").write(header + hu.astype("<i2").tobytes())
+open(out + "/reg_labels.mha", "wb").write(header + (hu >= 1200).astype("<i2").tobytes())
 c, s = np.cos(np.radians(4)), np.sin(np.radians(4))
 m = np.eye(4); m[:3, :3] = [[c, -s, 0], [s, c, 0], [0, 0, 1]]; m[:3, 3] = [4, -3, 2]
 json.dump({"format": "ssmx-pose", "version": 1, "matrix": m.tolist()}, open(out + "/reg_init.json", "w"))
@@ -313,6 +314,15 @@ assert f["initial_mtre_mm"] > 3 and f["mtre_mm"] < 0.5, f
 assert f["similarity"] == "ncc" and len(f["levels"]) == 2 and f["iterations"] > 0, f
 assert f["final_score"] > f["initial_score"] and len(f["view_scores"]) == 2, f
 ' "$work/out" "$work/reg_pose.json" && ok || fail "register: wrong JSON or pose: $(head -c 400 "$work/out")"
+# Then the "bone" (label 1) alone, in front of the rest of the CT at the whole CT's pose.
+expect 0 "register --label --background" -- "$ssmx" --quiet register "$work/reg_ct.mha" --view "$work/reg_ap.png" \
+  --view "$work/reg_lat.png" --labels "$work/reg_labels.mha" --label 1 --background --init "$work/reg_pose.json" \
+  --true-pose "$work/reg_truth.json" --levels 2,1 --out "$work/reg_bone.json"
+/usr/bin/python3 -c '
+import json, sys
+f = json.load(open(sys.argv[1]))
+assert f["background"] is True and f["roi_margin_mm"] < 0 and f["mtre_mm"] < 0.5, f
+' "$work/reg_bone.json" && ok || fail "register --background: $(head -c 400 "$work/reg_bone.json")"
 garbage_run "$work/bad/view.json" register "$work/reg_ct.mha" --view "$work/bad/view.json" --out "$work/x.json"
 garbage_run "$work/nowhere.png" register "$work/reg_ct.mha" --view "$work/nowhere.png" --out "$work/x.json"
 garbage_run "$work/bad/lying.nii" register "$work/bad/lying.nii" --view "$work/reg_ap.png" --out "$work/x.json"
