@@ -31,6 +31,7 @@ int RunFit(const std::vector<std::string>& args, const Settings& settings);
 int RunEdges(const std::vector<std::string>& args, const Settings& settings);
 int RunPairs(const std::vector<std::string>& args, const Settings& settings);
 int RunCorrespond(const std::vector<std::string>& args, const Settings& settings);
+int RunRegister(const std::vector<std::string>& args, const Settings& settings);
 
 }  // namespace ssmx::cli
 

@@ -38,6 +38,8 @@ const Command kCommands[] = {
     {"fit", "reconstruct a bone: fit a shape model to calibrated X-ray views (AP + lateral)",
      ssmx::cli::RunFit},
     {"edges", "show the edges the fit sees in an X-ray (DICOM CR/DX, DRR images)", ssmx::cli::RunEdges},
+    {"register", "rigid pose of a CT (or one labelled bone) against X-ray views (2D/3D registration)",
+     ssmx::cli::RunRegister},
 };
 
 void PrintUsage(std::FILE* out) {

@@ -43,10 +43,10 @@ garbage() {
 expect 0 "--version" -- "$ssmx" --version
 grep -qE '^ssmx [0-9]+\.[0-9]+\.[0-9]+$' "$work/out" && ok || fail "--version output: $(cat "$work/out")"
 expect 0 "--help" -- "$ssmx" --help
-for cmd in info demo mesh distance export drr pairs phantom correspond build-model model-info sample model-eval fit edges; do
+for cmd in info demo mesh distance export drr pairs phantom correspond build-model model-info sample model-eval fit edges register; do
   grep -q "^  $cmd " "$work/out" || { "$ssmx" --help | grep -q "^  $cmd " && ok || fail "--help does not list $cmd"; }
 done
-for cmd in info demo mesh distance export drr pairs phantom correspond build-model model-info sample model-eval fit edges; do
+for cmd in info demo mesh distance export drr pairs phantom correspond build-model model-info sample model-eval fit edges register; do
   expect 0 "$cmd --help" -- "$ssmx" "$cmd" --help
   grep -q "^example:" "$work/out" && ok || fail "$cmd --help has no example"
 done
@@ -324,6 +324,68 @@ expect 2 "pairs --seed -1" -- "$ssmx" pairs "$ct" --out "$work/p_x" --seed -1
 expect 2 "pairs --partition 0:5" -- "$ssmx" pairs "$ct" --out "$work/p_x" --partition 0:5
 expect 2 "pairs two CTs, one label map" -- "$ssmx" pairs "$ct" "$ct" --labels "$ct" --label 1 --out "$work/p_x"
 [ ! -e "$work/p_x" ] && ok || fail "a refused pairs run created $work/p_x"
+# ssmx register: an asymmetric synthetic CT (MetaImage written here) against
+# its own noisy AP/LAT DRRs, from a start 6.4 mm / 4 deg away; the truth is the
+# identity, so the mTRE must fall from > 3 mm to < 0.5 mm.
+/usr/bin/python3 -c '
+import json, sys, numpy as np
+out = sys.argv[1]
+k, j, i = np.mgrid[0:32, 0:36, 0:40].astype(float)
+x, y, z = 3 * i - 60, 3 * j - 50, 3 * k
+hu = np.full(x.shape, -1000.0)
+hu[(x / 55) ** 2 + (y / 48) ** 2 + ((z - 46) / 44) ** 2 < 1] = 40
+hu[((x - 15 - 0.3 * (z - 46)) / 10) ** 2 + ((y + 5) / 12) ** 2 + ((z - 46) / 35) ** 2 < 1] = 1200
+hu[(x + 25) ** 2 + (y - 10) ** 2 + (z - 61) ** 2 < 64] = 2000
+header = (b"ObjectType = Image\nNDims = 3\nDimSize = 40 36 32\nElementSpacing = 3 3 3\n"
+          b"Offset = -60 -50 0\nTransformMatrix = 1 0 0 0 1 0 0 0 1\nElementType = MET_SHORT\n"
+          b"ElementByteOrderMSB = False\nElementDataFile = LOCAL\n")
+open(out + "/reg_ct.mha", "wb").write(header + hu.astype("<i2").tobytes())
+open(out + "/reg_labels.mha", "wb").write(header + (hu >= 1200).astype("<i2").tobytes())
+c, s = np.cos(np.radians(4)), np.sin(np.radians(4))
+m = np.eye(4); m[:3, :3] = [[c, -s, 0], [s, c, 0], [0, 0, 1]]; m[:3, 3] = [4, -3, 2]
+json.dump({"format": "ssmx-pose", "version": 1, "matrix": m.tolist()}, open(out + "/reg_init.json", "w"))
+json.dump({"format": "ssmx-pose", "version": 1, "matrix": np.eye(4).tolist()}, open(out + "/reg_truth.json", "w"))
+' "$work" && ok || fail "register: could not write the synthetic CT"
+for v in ap lat; do
+  expect 0 "drr $v for register" -- "$ssmx" --quiet drr "$work/reg_ct.mha" --view $v --size 64x64 --pixel-spacing 4 \
+    --quantity intensity --i0 10000 --noise-seed 5 --out "$work/reg_$v.png"
+done
+expect 0 "register" -- "$ssmx" register "$work/reg_ct.mha" --view "$work/reg_ap.png" --view "$work/reg_lat.png" \
+  --init "$work/reg_init.json" --true-pose "$work/reg_truth.json" --levels 2,1 --out "$work/reg_pose.json" --json
+/usr/bin/python3 -c '
+import json, sys
+d, f = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert f["format"] == "ssmx-pose" and d["matrix"] == f["matrix"] and d["out"] == sys.argv[2], d
+assert f["initial_mtre_mm"] > 3 and f["mtre_mm"] < 0.5, f
+assert f["similarity"] == "ncc" and len(f["levels"]) == 2 and f["iterations"] > 0, f
+assert f["final_score"] > f["initial_score"] and len(f["view_scores"]) == 2, f
+' "$work/out" "$work/reg_pose.json" && ok || fail "register: wrong JSON or pose: $(head -c 400 "$work/out")"
+# Then the "bone" (label 1) alone, in front of the rest of the CT at the whole CT's pose.
+expect 0 "register --label --background" -- "$ssmx" --quiet register "$work/reg_ct.mha" --view "$work/reg_ap.png" \
+  --view "$work/reg_lat.png" --labels "$work/reg_labels.mha" --label 1 --background --init "$work/reg_pose.json" \
+  --true-pose "$work/reg_truth.json" --levels 2,1 --out "$work/reg_bone.json"
+/usr/bin/python3 -c '
+import json, sys
+f = json.load(open(sys.argv[1]))
+assert f["background"] is True and f["roi_margin_mm"] < 0 and f["mtre_mm"] < 0.5, f
+' "$work/reg_bone.json" && ok || fail "register --background: $(head -c 400 "$work/reg_bone.json")"
+garbage_run "$work/bad/view.json" register "$work/reg_ct.mha" --view "$work/bad/view.json" --out "$work/x.json"
+garbage_run "$work/nowhere.png" register "$work/reg_ct.mha" --view "$work/nowhere.png" --out "$work/x.json"
+garbage_run "$work/bad/lying.nii" register "$work/bad/lying.nii" --view "$work/reg_ap.png" --out "$work/x.json"
+garbage_run "$work/bad/view.json" register "$work/reg_ct.mha" --view "$work/reg_ap.png" --init "$work/bad/view.json" \
+  --out "$work/x.json"
+garbage_run "$work/nowhere/x.json" register "$work/reg_ct.mha" --view "$work/reg_ap.png" --out "$work/nowhere/x.json"
+expect 2 "register without --view" -- "$ssmx" register "$work/reg_ct.mha" --out "$work/x.json"
+expect 2 "register without --out" -- "$ssmx" register "$work/reg_ct.mha" --view "$work/reg_ap.png"
+expect 2 "register --levels 0" -- "$ssmx" register "$work/reg_ct.mha" --view "$work/reg_ap.png" --levels 0 \
+  --out "$work/x.json"
+expect 2 "register --similarity mi" -- "$ssmx" register "$work/reg_ct.mha" --view "$work/reg_ap.png" \
+  --similarity mi --out "$work/x.json"
+expect 2 "register --label without --labels" -- "$ssmx" register "$work/reg_ct.mha" --view "$work/reg_ap.png" \
+  --label femur --out "$work/x.json"
+expect 2 "register --background without --label" -- "$ssmx" register "$work/reg_ct.mha" --view "$work/reg_ap.png" \
+  --background --out "$work/x.json"
+[ ! -e "$work/x.json" ] && ok || fail "a refused register left $work/x.json"
 
 # Shape models: build from a small phantom cohort (true correspondence), read
 # it back (also with h5py), sample with a seed; refusals name the file.

@@ -21,6 +21,8 @@ void BindCorrespondence(py::module_& ssm);  // ICP and non-rigid template regist
 void BindDrr(py::module_& drr);         // projection geometry, projectors, detector, X-ray IO
 void BindPairs(py::module_& drr);       // training pairs (generate_pairs)
 void BindArExport(py::module_& ar);     // GLB, USDZ, OBJ, viewer
+void BindRegistration(py::module_& registration);  // Pose, rigid CT-to-X-ray registration
+void BindFit(py::module_& registration);           // the biplanar shape-model fit (after Pose)
 
 }  // namespace ssmx::python
 

@@ -21,6 +21,10 @@ PYBIND11_MODULE(_core, m) {
   py::module_ drr = m.def_submodule("drr", "Projection geometry, DRRs, detector model, X-ray IO");
   ssmx::python::BindDrr(drr);
   ssmx::python::BindPairs(drr);
+  py::module_ registration =
+      m.def_submodule("registration", "Poses and 2D/3D registration (rigid CT, shape-model fit)");
+  ssmx::python::BindRegistration(registration);
+  ssmx::python::BindFit(registration);
   py::module_ ar = m.def_submodule("ar_export", "GLB, USDZ, OBJ/STL/PLY export and the viewer");
   ssmx::python::BindArExport(ar);
 }

@@ -9,7 +9,7 @@ The package mirrors the C++ targets:
 - ``ssmx.ssm``: volume and mesh IO, DICOM, surfaces, distances, label maps,
   voxelisation, the phantom femur cohort and shape models (statismo files).
 - ``ssmx.drr``: projection geometry, DRRs, the detector model, X-ray image IO.
-- ``ssmx.registration``: the biplanar shape-model fit (lands with its C++ code).
+- ``ssmx.registration``: poses and rigid CT-to-X-ray registration (the biplanar fit joins it).
 - ``ssmx.ar_export``: GLB, USDZ, OBJ/STL/PLY and the offline viewer.
 
 Arrays: outputs are numpy views of the C++ buffers (no copy; they stay valid

@@ -1,10 +1,12 @@
-"""ssmx.registration -- biplanar shape-model fitting (not available yet).
+"""ssmx.registration -- poses and 2D/3D registration.
 
-This module mirrors the C++ target ssmx::registration, which has no code yet:
-the Ceres fit of a statistical shape model (pose and shape coefficients) to an
-AP/LAT X-ray pair, rigid CT-to-X-ray registration and fit quality flags land
-with their issue, and their bindings join this module then. Until then it
-deliberately defines nothing.
+Mirrors the C++ target ssmx::registration (registration/include/ssmx/registration).
+``Pose`` is the shared similarity transform (world = s R (x - c) + c + t, pose.json
+read/write, mTRE). ``register_rigid`` finds the rigid pose of a CT (an
+``ssmx.drr.PreparedVolume``, or one bone of it) against X-ray views prepared by
+``prepare_view``: NCC or gradient correlation summed over the views, coarse to
+fine, Levenberg-Marquardt (Ceres). See docs/rigid_registration.md and
+docs/python.md.
 """
 
-__all__: list = []
+from ._core.registration import *  # noqa: F401,F403  (names listed in registration.pyi)
