@@ -123,9 +123,8 @@ by ssmx.drr, or a DICOM radiograph (CR/DX) with a sidecar beside it.)doc");
           std::copy(level.edges.begin(), level.edges.end(), edges.mutable_data());
           py::array_t<float> distance({level.rows, level.cols});
           std::copy(level.distance_px.begin(), level.distance_px.end(), distance.mutable_data());
-          out.append(py::dict("level"_a = level.level, "factor"_a = level.factor,
-                              "edges"_a = edges, "distance_px"_a = distance,
-                              "num_edges"_a = level.num_edges));
+          out.append(py::dict("level"_a = level.level, "factor"_a = level.factor, "edges"_a = edges,
+                              "distance_px"_a = distance, "num_edges"_a = level.num_edges));
         }
         return out;
       },
@@ -147,9 +146,8 @@ float32, distance to the nearest edge in level pixels), num_edges. Copies.)doc")
   m.def(
       "triangulate_landmark",
       [](const std::vector<drr::ProjectionGeometry>& geometries,
-         const std::vector<std::optional<Eigen::Vector2d>>& points, const std::string& name) {
-        return reg::TriangulateLandmark(geometries, points, name);
-      },
+         const std::vector<std::optional<Eigen::Vector2d>>& points,
+         const std::string& name) { return reg::TriangulateLandmark(geometries, points, name); },
       "geometries"_a, "points"_a, "name"_a = "landmark",
       "(3,) LPS mm: the point closest to the rays through the (u, v) points (None: not seen).");
   m.def(
@@ -203,7 +201,8 @@ resolution pixels); flags: {name: {raised, value, threshold}}.)doc")
       .def_readonly("pose", &reg::FitResult::pose)
       .def_readonly("initial_pose", &reg::FitResult::initial_pose)
       .def_readonly("coefficients", &reg::FitResult::coefficients)
-      .def_property_readonly("start", [](const reg::FitResult& r) { return reg::FitStartName(r.start); })
+      .def_property_readonly("start",
+                             [](const reg::FitResult& r) { return reg::FitStartName(r.start); })
       .def_readonly("landmarks_used", &reg::FitResult::landmarks_used)
       .def_readonly("initial_cost", &reg::FitResult::initial_cost)
       .def_readonly("final_cost", &reg::FitResult::final_cost)
@@ -212,25 +211,24 @@ resolution pixels); flags: {name: {raised, value, threshold}}.)doc")
       .def_readonly("seconds", &reg::FitResult::seconds)
       .def_readonly("mahalanobis", &reg::FitResult::mahalanobis)
       .def_readonly("edge_noise_px", &reg::FitResult::edge_noise_px)
-      .def_property_readonly("views",
-                             [](const reg::FitResult& r) {
-                               py::list out;
-                               for (const auto& v : r.views) {
-                                 out.append(py::dict("name"_a = v.name,
-                                                     "contour_points"_a = v.contour_points,
-                                                     "mean_px"_a = v.mean_px,
-                                                     "median_px"_a = v.median_px,
-                                                     "p95_px"_a = v.p95_px, "rms_px"_a = v.rms_px));
-                               }
-                               return out;
-                             })
+      .def_property_readonly(
+          "views",
+          [](const reg::FitResult& r) {
+            py::list out;
+            for (const auto& v : r.views) {
+              out.append(py::dict("name"_a = v.name, "contour_points"_a = v.contour_points,
+                                  "mean_px"_a = v.mean_px, "median_px"_a = v.median_px,
+                                  "p95_px"_a = v.p95_px, "rms_px"_a = v.rms_px));
+            }
+            return out;
+          })
       .def_property_readonly("flags",
                              [](const reg::FitResult& r) {
                                py::dict out;
                                for (const auto& f : r.flags) {
-                                 out[py::str(f.name)] = py::dict(
-                                     "raised"_a = f.raised, "value"_a = f.value,
-                                     "threshold"_a = f.threshold);
+                                 out[py::str(f.name)] =
+                                     py::dict("raised"_a = f.raised, "value"_a = f.value,
+                                              "threshold"_a = f.threshold);
                                }
                                return out;
                              })
