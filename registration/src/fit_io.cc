@@ -26,6 +26,11 @@ FitView ReadFitView(const std::string& path) {
   FitView view;
   view.name = std::filesystem::path(path).filename().string();
   if (!IsDicomFile(path)) {
+    if (std::filesystem::exists(path) && !std::filesystem::exists(drr::SidecarPath(path))) {
+      throw IoError(path + ": no geometry sidecar " + drr::SidecarPath(path) +
+                    " beside it; every X-ray view needs its JSON sidecar (docs/geometry.md "
+                    "section 6)");
+    }
     drr::XrayImage xray = drr::ReadXrayImage(path);
     view.image = std::move(xray.image);
     view.geometry = xray.sidecar.geometry;
