@@ -238,7 +238,8 @@ int main(int argc, char** argv) {
               Eigen::AngleAxisd(angle, axis).toRotationMatrix() * pose.RotationMatrix();
           const Eigen::AngleAxisd aa(r);
           pose.rotation = aa.axis() * aa.angle();
-          pose.translation += args.perturb_mm * Eigen::Vector3d(Uniform(rng), Uniform(rng), Uniform(rng));
+          pose.translation +=
+              args.perturb_mm * Eigen::Vector3d(Uniform(rng), Uniform(rng), Uniform(rng));
           init.pose = pose;
         }
         registration::FitOptions options;

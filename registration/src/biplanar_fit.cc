@@ -21,6 +21,8 @@
 #include <sstream>
 
 #include "ssmx/core/error.h"
+#include "ssmx/drr/mesh_projection.h"
+#include "ssmx/registration/rigid_registration.h"
 #include "ssmx/ssm/alignment.h"
 
 namespace ssmx::registration {
@@ -626,7 +628,8 @@ class Fitter {
 
   // One Levenberg-Marquardt solve with the contours fixed; returns the
   // summary's final cost.
-  ceres::Solver::Summary Solve(int level, int active_modes, std::vector<Silhouette>* silhouettes_out,
+  ceres::Solver::Summary Solve(int level, int active_modes,
+                               std::vector<Silhouette>* silhouettes_out,
                                double robust_factor = 1.0) {
     const std::vector<Silhouette> silhouettes = Silhouettes(params_, level);
     const int k = modes();
@@ -732,6 +735,80 @@ class Fitter {
                               near[i]),
                 weight);
     }
+  }
+
+  // Intensity capture: the pose and the first `modes` coefficients that
+  // maximise the gradient correlation between the instance's projected path
+  // length and each view (binned by `binning`), by a compass search. Its
+  // basin is the whole bone's footprint, not just its outline. Returns the
+  // number of evaluations.
+  int IntensityCapture(int binning, int modes, double translation_step_mm,
+                       double rotation_step_rad) {
+    std::vector<drr::ProjectionGeometry> geometries;
+    std::vector<Image2D> images;
+    for (const FitView& view : views_) {
+      geometries.push_back(BinnedGeometry(view.geometry, binning));
+      images.push_back(BinImage(view.image, binning));
+    }
+    const auto score = [&](const Parameters& p) {
+      TriangleMesh mesh;
+      mesh.vertices = World(p);
+      mesh.faces = data_.faces;
+      double total = 0;
+      for (size_t v = 0; v < views_.size(); ++v) {
+        const Image2D path = drr::ProjectMeshPathLength(mesh, geometries[v], 1);
+        const double gc = ImageSimilarity(path, images[v], Similarity::kGradientCorrelation);
+        total += polarity_[v] == 0 ? std::abs(gc) : polarity_[v] * gc;
+      }
+      return total;
+    };
+    const int k = std::min(modes, fitted_modes_);
+    std::vector<double> steps = {rotation_step_rad,   rotation_step_rad,   rotation_step_rad,
+                                 translation_step_mm, translation_step_mm, translation_step_mm};
+    for (int m = 0; m < k; ++m) steps.push_back(1.0);  // one SD
+    const auto moved = [&](const Parameters& p, size_t i, double delta) {
+      Parameters q = p;
+      if (i < 3) {
+        Eigen::Vector3d axis = Eigen::Vector3d::Zero();
+        axis[i] = 1;
+        const Eigen::Quaterniond turn(Eigen::AngleAxisd(delta, axis));
+        const Eigen::Quaterniond q0(p.q[0], p.q[1], p.q[2], p.q[3]);
+        const Eigen::Quaterniond r = (turn * q0).normalized();
+        q.q[0] = r.w();
+        q.q[1] = r.x();
+        q.q[2] = r.y();
+        q.q[3] = r.z();
+      } else if (i < 6) {
+        q.t[i - 3] += delta;
+      } else {
+        q.a[i - 6] += delta;
+      }
+      return q;
+    };
+    double best = score(params_);
+    int evaluations = 1;
+    for (int halvings = 0; halvings < 4;) {
+      bool improved = false;
+      for (size_t i = 0; i < steps.size(); ++i) {
+        for (const double sign : {1.0, -1.0}) {
+          const Parameters trial = moved(params_, i, sign * steps[i]);
+          const double value = score(trial);
+          ++evaluations;
+          if (value > best) {
+            best = value;
+            params_ = trial;
+            improved = true;
+            break;
+          }
+        }
+      }
+      if (!improved) {
+        for (double& step : steps) step /= 2;
+        ++halvings;
+      }
+      if (evaluations > 2000) break;
+    }
+    return evaluations;
   }
 
   // Drops the edges farther than the margin from the projected silhouette of
@@ -985,12 +1062,16 @@ FitResult FitShapeModel(const ssm::ShapeModel& model, const std::vector<FitView>
     ReportProgress(options.progress, 0.02, "coarse search");
     searched_to_edge = CoarseSearch(&fitter, options, coarsest);
   }
-  if (options.roi_margin_mm > 0) fitter.RestrictEdgesToStart(options.roi_margin_mm);
   const Parameters start_params = fitter.params();
   result.initial_pose = ToPose(start_params, fitter.center());
   for (const Silhouette& s : fitter.Silhouettes(start_params, 0)) {
     result.initial_contours.push_back(fitter.FullResContour(s, 0));
   }
+  if (result.start != FitStart::kLandmarks && options.intensity_capture) {
+    ReportProgress(options.progress, 0.03, "intensity capture");
+    fitter.IntensityCapture(1 << coarsest, options.capture_modes, 8.0, 4.0 * kPi / 180);
+  }
+  if (options.roi_margin_mm > 0) fitter.RestrictEdgesToStart(options.roi_margin_mm);
 
   // Coarse to fine over the pyramid and over the modes.
   const int k = fitter.modes();
@@ -1002,8 +1083,8 @@ FitResult FitShapeModel(const ssm::ShapeModel& model, const std::vector<FitView>
   if (result.start != FitStart::kLandmarks && options.capture_factor > 1) {
     for (int outer = 0; outer < options.outer_iterations; ++outer) {
       const MatrixX3dR before = fitter.World(fitter.params());
-      const ceres::Solver::Summary summary =
-          fitter.Solve(coarsest, std::min(k, options.capture_modes), &silhouettes, options.capture_factor);
+      const ceres::Solver::Summary summary = fitter.Solve(
+          coarsest, std::min(k, options.capture_modes), &silhouettes, options.capture_factor);
       if (first_solve) {
         result.initial_cost = summary.initial_cost;
         first_solve = false;

@@ -86,6 +86,10 @@ struct FitOptions {
   // ... together with the first modes (size and length vary most in bones, so
   // the ends of the mean shape cannot both match before these are free).
   int capture_modes = 2;
+  // Before that, without landmarks: the pose and the capture modes that best
+  // match the instance's projected path length to the images (gradient
+  // correlation at the coarsest level, compass search).
+  bool intensity_capture = true;
   // Landmarks given for the start also stay in the cost: each marked point
   // pulls its model vertex's projection with this standard deviation
   // (full-resolution pixels). 0: landmarks only start the fit.
