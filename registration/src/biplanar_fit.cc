@@ -1243,8 +1243,11 @@ std::string RenderFitOverlayPng(const FitView& view, const std::vector<Eigen::Ve
   cv::Mat grey(normalized.rows, normalized.cols, CV_32F,
                const_cast<float*>(normalized.pixels.data()));
   cv::Mat grey8, picture;
-  grey.convertTo(grey8, CV_8U, 255.0);
-  cv::equalizeHist(grey8, grey8);  // for people: the bone stands out of the soft tissue
+  // For people: a gamma of 2.5 darkens air noise and soft tissue so that the
+  // bone stands out.
+  cv::Mat display;
+  cv::pow(grey, 2.5, display);
+  display.convertTo(grey8, CV_8U, 255.0);
   cv::cvtColor(grey8, picture, cv::COLOR_GRAY2BGR);
   const int radius = std::max(1, std::min(picture.rows, picture.cols) / 400);
   const auto draw = [&](const std::vector<Eigen::Vector2d>& points, const cv::Scalar& colour) {
