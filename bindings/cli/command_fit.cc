@@ -167,11 +167,7 @@ int RunEdges(const std::vector<std::string>& argv, const Settings& settings) {
   const std::string path = args.positional()[0];
   Image2D image;
   std::string what;
-  std::ifstream probe(path, std::ios::binary);
-  char magic[4] = {0, 0, 0, 0};
-  probe.seekg(128);
-  probe.read(magic, 4);
-  if (probe && std::string(magic, 4) == "DICM") {
+  if (ssm::LooksLikeDicomFile(path)) {
     const ssm::DicomRadiograph radiograph = ssm::ReadDicomRadiograph(path);
     image = radiograph.image;
     what = "DICOM " + radiograph.modality + " radiograph";

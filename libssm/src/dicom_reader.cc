@@ -800,4 +800,9 @@ DicomRadiograph ReadDicomRadiograph(const std::string& path) {
   return out;
 }
 
+bool LooksLikeDicomFile(const std::string& path) {
+  const std::string ext = std::filesystem::path(path).extension().string();
+  return ext == ".dcm" || ext == ".DCM" || ext == ".dicom" || internal::HasDicomPreamble(path);
+}
+
 }  // namespace ssmx::ssm

@@ -8,24 +8,11 @@
 #include "ssmx/ssm/radiograph_io.h"
 
 namespace ssmx::registration {
-namespace {
-
-bool IsDicomFile(const std::string& path) {
-  const std::string ext = std::filesystem::path(path).extension().string();
-  if (ext == ".dcm" || ext == ".DCM" || ext == ".dicom") return true;
-  std::ifstream in(path, std::ios::binary);
-  char magic[4] = {0, 0, 0, 0};
-  in.seekg(128);
-  in.read(magic, 4);
-  return in && std::string(magic, 4) == "DICM";
-}
-
-}  // namespace
 
 FitView ReadFitView(const std::string& path) {
   FitView view;
   view.name = std::filesystem::path(path).filename().string();
-  if (!IsDicomFile(path)) {
+  if (!ssm::LooksLikeDicomFile(path)) {
     if (std::filesystem::exists(path) && !std::filesystem::exists(drr::SidecarPath(path))) {
       throw IoError(path + ": no geometry sidecar " + drr::SidecarPath(path) +
                     " beside it; every X-ray view needs its JSON sidecar (docs/geometry.md "

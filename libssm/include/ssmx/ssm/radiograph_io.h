@@ -31,6 +31,10 @@ struct DicomRadiograph {
 // pixel data, or holds a colour image.
 DicomRadiograph ReadDicomRadiograph(const std::string& path);
 
+// True for a .dcm / .dicom file name or a file with the DICOM preamble
+// ("DICM" at byte 128).
+bool LooksLikeDicomFile(const std::string& path);
+
 }  // namespace ssmx::ssm
 
 #endif  // SSMX_SSM_RADIOGRAPH_IO_H_
