@@ -38,6 +38,8 @@ def task(volumes, out, options, partition):
 
 def run(workers, volumes, out, options, parts):
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                      # one core per worker: ssmx inside it uses one thread too
+                      env={"SSMX_NUM_THREADS": "1"},
                       dashboard_address=None) as cluster, Client(cluster) as client:
         client.submit(sum, [1]).result()  # workers up
         start = time.perf_counter()

@@ -73,6 +73,8 @@ def main():
         client, cluster = Client(args.scheduler), None
     else:
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                               # one core per worker: ssmx inside it uses one thread too
+                               env={"SSMX_NUM_THREADS": "1"},
                                dashboard_address=None)
         client = Client(cluster)
     try:

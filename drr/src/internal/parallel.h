@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -10,9 +11,14 @@
 
 namespace ssmx::drr::internal {
 
-// Number of worker threads for a request of `requested` (0 = every core).
+// Number of worker threads for a request of `requested` (0 = every core, or
+// $SSMX_NUM_THREADS when it is a positive integer, as everywhere in ssmx).
 inline int ResolveThreads(int requested) {
   if (requested > 0) return requested;
+  if (const char* env = std::getenv("SSMX_NUM_THREADS")) {
+    const long n = std::strtol(env, nullptr, 10);
+    if (n > 0) return static_cast<int>(std::min(n, 1024L));
+  }
   const unsigned cores = std::thread::hardware_concurrency();
   return cores > 0 ? static_cast<int>(cores) : 1;
 }
