@@ -6,6 +6,7 @@
 #include <ceres/rotation.h>
 
 #include <Eigen/Cholesky>
+#include <Eigen/Eigenvalues>
 #include <Eigen/Geometry>
 #include <algorithm>
 #include <chrono>
@@ -669,6 +670,16 @@ class Fitter {
         }
       }
     }
+    if (problem.NumResidualBlocks() == 0) {
+      // No contour point falls on any image (the instance left the views):
+      // nothing to solve; the caller's statistics and flags will say so.
+      if (silhouettes_out) *silhouettes_out = silhouettes;
+      return ceres::Solver::Summary();
+    }
+    // Blocks that only the prior uses are added here, so every block exists.
+    problem.AddParameterBlock(params_.q, 4);
+    problem.AddParameterBlock(params_.t, 3);
+    problem.AddParameterBlock(&params_.log_scale, 1);
     problem.SetManifold(params_.q, new ceres::QuaternionManifold);
     if (!options_.fit_scale) problem.SetParameterBlockConstant(&params_.log_scale);
     if (k > 0) {
@@ -996,77 +1007,14 @@ double Seconds(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-FitResult FitShapeModel(const ssm::ShapeModel& model, const std::vector<FitView>& views,
-                        const FitInitialization& initialization, const FitOptions& options) {
-  const auto start_time = std::chrono::steady_clock::now();
-  if (const std::string problem = options.IsValid(); !problem.empty()) {
-    throw InvalidInput("fit options: " + problem);
-  }
-  if (model.faces().rows() == 0) {
-    throw InvalidInput(
-        "the shape model has no faces (a point-set model); fitting contours needs "
-        "a surface model");
-  }
-  if (views.empty()) throw InvalidInput("fit: no X-ray views given");
-  for (const FitView& view : views) {
-    if (view.image.rows != view.geometry.rows() || view.image.cols != view.geometry.cols()) {
-      throw InvalidInput(view.name + ": the image is " + std::to_string(view.image.cols) + "x" +
-                         std::to_string(view.image.rows) + " pixels but its geometry says " +
-                         std::to_string(view.geometry.cols()) + "x" +
-                         std::to_string(view.geometry.rows()));
-    }
-  }
-  if (!initialization.landmarks.empty() && initialization.landmarks.size() != views.size()) {
-    throw InvalidInput("fit: landmarks are given for " +
-                       std::to_string(initialization.landmarks.size()) + " views but there are " +
-                       std::to_string(views.size()));
-  }
-  Fitter fitter(model, views, options);
-  FitResult result;
-  const int coarsest = options.edges.levels - 1;
+namespace {
 
-  // The start.
-  bool searched_to_edge = false;
-  bool has_landmarks = false;
-  for (const ViewLandmarks& v : initialization.landmarks) has_landmarks |= !v.empty();
-  if (has_landmarks) {
-    std::vector<drr::ProjectionGeometry> geometries;
-    for (const FitView& v : views) geometries.push_back(v.geometry);
-    const Pose pose = PoseFromLandmarks(model, geometries, initialization.landmarks,
-                                        options.fit_scale, &result.landmarks_used);
-    FromPose(Recentered(pose, fitter.center()), &fitter.params());
-    fitter.SetLandmarks(model, initialization.landmarks, result.landmarks_used);
-    result.start = FitStart::kLandmarks;
-  } else if (initialization.pose) {
-    FromPose(Recentered(*initialization.pose, fitter.center()), &fitter.params());
-    result.start = FitStart::kGivenPose;
-  } else {
-    std::vector<Eigen::Vector3d> origins, directions;
-    for (const FitView& v : views) {
-      const Eigen::Vector2d pp = v.geometry.ToCarm().PrincipalPoint();
-      origins.push_back(v.geometry.SourcePosition());
-      directions.push_back(v.geometry.RayDirection(pp.x(), pp.y()));
-    }
-    const Eigen::Vector3d iso =
-        views.size() >= 2
-            ? ClosestPointToRays(origins, directions, "the default start")
-            : Eigen::Vector3d(origins[0] + directions[0].normalized() *
-                                               views[0].geometry.source_to_isocenter_mm());
-    Pose pose;
-    pose.center = fitter.center();
-    pose.translation = iso - fitter.center();
-    FromPose(pose, &fitter.params());
-    result.start = FitStart::kSearch;
-  }
-  if (result.start == FitStart::kSearch || options.search) {
-    ReportProgress(options.progress, 0.02, "coarse search");
-    searched_to_edge = CoarseSearch(&fitter, options, coarsest);
-  }
-  const Parameters start_params = fitter.params();
-  result.initial_pose = ToPose(start_params, fitter.center());
-  for (const Silhouette& s : fitter.Silhouettes(start_params, 0)) {
-    result.initial_contours.push_back(fitter.FullResContour(s, 0));
-  }
+// Runs the fit from the fitter's current parameters (the start, already in
+// result->initial_pose) and fills the rest of *result.
+void RunFromStart(Fitter& fitter, const ssm::ShapeModel& model, const std::vector<FitView>& views,
+                  const FitOptions& options, bool searched_to_edge, FitResult* out) {
+  FitResult& result = *out;
+  const int coarsest = options.edges.levels - 1;
   if (result.start != FitStart::kLandmarks && options.intensity_capture) {
     ReportProgress(options.progress, 0.03, "intensity capture");
     fitter.IntensityCapture(1 << coarsest, options.capture_modes, 8.0, 4.0 * kPi / 180);
@@ -1188,6 +1136,147 @@ FitResult FitShapeModel(const ssm::ShapeModel& model, const std::vector<FitView>
       {"views_inconsistent",
        views.size() >= 2 && (ratio > options.max_view_residual_ratio || fewest < 20), ratio,
        options.max_view_residual_ratio});
+}
+
+// The start's alternatives when a fit without landmarks fails: moved along
+// and turned about the model's long axis (its ends are what fits poorly).
+std::vector<Parameters> AlternativeStarts(const Parameters& start, const ModelData& data) {
+  const int64_t nv = data.mean.size() / 3;
+  const Eigen::Map<const MatrixX3dR> mean(data.mean.data(), nv, 3);
+  const Eigen::MatrixX3d centred = mean.rowwise() - data.center.transpose();
+  const Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d> eig(centred.transpose() * centred);
+  const Eigen::Quaterniond q0(start.q[0], start.q[1], start.q[2], start.q[3]);
+  const Eigen::Vector3d axis = (q0 * eig.eigenvectors().col(2)).normalized();
+  std::vector<Parameters> out;
+  for (const double shift : {15.0, -15.0}) {
+    Parameters p = start;
+    for (int i = 0; i < 3; ++i) p.t[i] += shift * axis[i];
+    out.push_back(p);
+  }
+  for (const double degrees : {10.0, -10.0}) {
+    Parameters p = start;
+    const Eigen::Quaterniond q =
+        (Eigen::Quaterniond(Eigen::AngleAxisd(degrees * kPi / 180, axis)) * q0).normalized();
+    p.q[0] = q.w();
+    p.q[1] = q.x();
+    p.q[2] = q.y();
+    p.q[3] = q.z();
+    out.push_back(p);
+  }
+  return out;
+}
+
+// Orders results: no raised flag first, then the smaller worst-view median residual.
+bool Better(const FitResult& a, const FitResult& b) {
+  const auto worst = [](const FitResult& r) {
+    double w = 0;
+    for (const ViewResidualStats& v : r.views) w = std::max(w, v.median_px);
+    return w;
+  };
+  if (a.AnyFlagRaised() != b.AnyFlagRaised()) return !a.AnyFlagRaised();
+  return worst(a) < worst(b);
+}
+
+}  // namespace
+
+FitResult FitShapeModel(const ssm::ShapeModel& model, const std::vector<FitView>& views,
+                        const FitInitialization& initialization, const FitOptions& options) {
+  const auto start_time = std::chrono::steady_clock::now();
+  if (const std::string problem = options.IsValid(); !problem.empty()) {
+    throw InvalidInput("fit options: " + problem);
+  }
+  if (model.faces().rows() == 0) {
+    throw InvalidInput(
+        "the shape model has no faces (a point-set model); fitting contours needs "
+        "a surface model");
+  }
+  if (views.empty()) throw InvalidInput("fit: no X-ray views given");
+  for (const FitView& view : views) {
+    if (view.image.rows != view.geometry.rows() || view.image.cols != view.geometry.cols()) {
+      throw InvalidInput(view.name + ": the image is " + std::to_string(view.image.cols) + "x" +
+                         std::to_string(view.image.rows) + " pixels but its geometry says " +
+                         std::to_string(view.geometry.cols()) + "x" +
+                         std::to_string(view.geometry.rows()));
+    }
+  }
+  if (!initialization.landmarks.empty() && initialization.landmarks.size() != views.size()) {
+    throw InvalidInput("fit: landmarks are given for " +
+                       std::to_string(initialization.landmarks.size()) + " views but there are " +
+                       std::to_string(views.size()));
+  }
+  Fitter fitter(model, views, options);
+  FitResult result;
+  const int coarsest = options.edges.levels - 1;
+
+  // The start.
+  bool searched_to_edge = false;
+  bool has_landmarks = false;
+  for (const ViewLandmarks& v : initialization.landmarks) has_landmarks |= !v.empty();
+  if (has_landmarks) {
+    std::vector<drr::ProjectionGeometry> geometries;
+    for (const FitView& v : views) geometries.push_back(v.geometry);
+    const Pose pose = PoseFromLandmarks(model, geometries, initialization.landmarks,
+                                        options.fit_scale, &result.landmarks_used);
+    FromPose(Recentered(pose, fitter.center()), &fitter.params());
+    fitter.SetLandmarks(model, initialization.landmarks, result.landmarks_used);
+    result.start = FitStart::kLandmarks;
+  } else if (initialization.pose) {
+    FromPose(Recentered(*initialization.pose, fitter.center()), &fitter.params());
+    result.start = FitStart::kGivenPose;
+  } else {
+    std::vector<Eigen::Vector3d> origins, directions;
+    for (const FitView& v : views) {
+      const Eigen::Vector2d pp = v.geometry.ToCarm().PrincipalPoint();
+      origins.push_back(v.geometry.SourcePosition());
+      directions.push_back(v.geometry.RayDirection(pp.x(), pp.y()));
+    }
+    const Eigen::Vector3d iso =
+        views.size() >= 2
+            ? ClosestPointToRays(origins, directions, "the default start")
+            : Eigen::Vector3d(origins[0] + directions[0].normalized() *
+                                               views[0].geometry.source_to_isocenter_mm());
+    Pose pose;
+    pose.center = fitter.center();
+    pose.translation = iso - fitter.center();
+    FromPose(pose, &fitter.params());
+    result.start = FitStart::kSearch;
+  }
+  if (result.start == FitStart::kSearch || options.search) {
+    ReportProgress(options.progress, 0.02, "coarse search");
+    searched_to_edge = CoarseSearch(&fitter, options, coarsest);
+  }
+  const Parameters start_params = fitter.params();
+  result.initial_pose = ToPose(start_params, fitter.center());
+  for (const Silhouette& s : fitter.Silhouettes(start_params, 0)) {
+    result.initial_contours.push_back(fitter.FullResContour(s, 0));
+  }
+  RunFromStart(fitter, model, views, options, searched_to_edge, &result);
+  // Without landmarks a failed fit is retried from alternative starts; the
+  // best result counts (docs/biplanar_fit.md, "Starts without landmarks").
+  if (result.start != FitStart::kLandmarks && options.restarts && result.AnyFlagRaised()) {
+    for (const Parameters& alternative : AlternativeStarts(start_params, fitter.data())) {
+      ReportProgress(options.progress, 0.5, "restart from an alternative start");
+      Fitter again(model, views, options);
+      again.params() = alternative;
+      FitResult trial;
+      trial.start = result.start;
+      trial.initial_pose = result.initial_pose;
+      trial.initial_contours = result.initial_contours;
+      RunFromStart(again, model, views, options, false, &trial);
+      trial.iterations += result.iterations;
+      trial.solves += result.solves;
+      trial.restarts = result.restarts + 1;
+      const bool better = Better(trial, result);
+      if (better) {
+        result = std::move(trial);
+      } else {
+        result.iterations = trial.iterations;
+        result.solves = trial.solves;
+        result.restarts = trial.restarts;
+      }
+      if (!result.AnyFlagRaised()) break;
+    }
+  }
   result.seconds = Seconds(start_time);
   ReportProgress(options.progress, 1.0, "done");
   return result;
@@ -1202,6 +1291,7 @@ std::string FitResult::SummaryJson() const {
   root["cost"] = {{"initial", initial_cost}, {"final", final_cost}};
   root["iterations"] = iterations;
   root["solves"] = solves;
+  root["restarts"] = restarts;
   root["seconds"] = seconds;
   root["modes"] = coefficients.size();
   root["coefficients"] =

@@ -90,6 +90,11 @@ struct FitOptions {
   // match the instance's projected path length to the images (gradient
   // correlation at the coarsest level, compass search).
   bool intensity_capture = true;
+  // A fit without landmarks that ends with a raised quality flag is run again
+  // from 4 alternative starts (moved 15 mm along and turned 10 degrees about
+  // the model's long axis); the best result counts (no flag, then the
+  // smallest worst-view median residual).
+  bool restarts = true;
   // Landmarks given for the start also stay in the cost: each marked point
   // pulls its model vertex's projection with this standard deviation
   // (full-resolution pixels). 0: landmarks only start the fit.
@@ -157,6 +162,7 @@ struct FitResult {
   double final_cost = 0;
   int iterations = 0;  // Levenberg-Marquardt iterations over every solve
   int solves = 0;
+  int restarts = 0;  // alternative starts tried (see FitOptions::restarts)
   double seconds = 0;
   double mahalanobis = 0;    // |coefficients|
   double edge_noise_px = 0;  // estimated from the final residuals (full-res px)
