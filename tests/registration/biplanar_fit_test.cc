@@ -277,6 +277,20 @@ TEST(BiplanarFitTest, GivenPoseStartConvergesAndShapeImprovesOnTheMean) {
   EXPECT_GT(MeanDistance(rigid.mesh, c.truth), MeanDistance(fit.mesh, c.truth));
 }
 
+TEST(BiplanarFitTest, AStartOutsideTheViewsEndsFlaggedInsteadOfCrashing) {
+  const PhantomCase& c = Case();
+  FitInitialization init;
+  init.pose = Pose();
+  // 5 m to the side in both views: it projects about 0.9 m off the detector centres.
+  init.pose->translation = Eigen::Vector3d(5000, 5000, 0);
+  FitOptions options;
+  options.intensity_capture = false;
+  const FitResult fit = FitShapeModel(c.model, c.views, init, options);
+  EXPECT_TRUE(fit.AnyFlagRaised());
+  for (const ViewResidualStats& v : fit.views) EXPECT_EQ(v.contour_points, 0);
+  EXPECT_EQ(fit.restarts, 4);
+}
+
 TEST(BiplanarFitTest, BadInputIsRejected) {
   const PhantomCase& c = Case();
   std::vector<FitView> views = c.views;

@@ -180,6 +180,8 @@ class FitOptions:
     robust_scale: float
     capture_factor: float
     capture_modes: int
+    intensity_capture: bool
+    restarts: bool
     landmark_sd_px: float
     symmetric_weight: float
     roi_margin_mm: float
@@ -213,6 +215,8 @@ class FitResult:
     def iterations(self) -> int: ...
     @property
     def solves(self) -> int: ...
+    @property
+    def restarts(self) -> int: ...
     @property
     def seconds(self) -> float: ...
     @property
