@@ -23,14 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-registration::EdgePolarity ParsePolarity(const std::string& text) {
-  if (text == "auto") return registration::EdgePolarity::kAuto;
-  if (text == "bright") return registration::EdgePolarity::kBoneBright;
-  if (text == "dark") return registration::EdgePolarity::kBoneDark;
-  if (text == "any") return registration::EdgePolarity::kAny;
-  throw UsageError("ssmx fit: --polarity expects auto, bright, dark or any, got \"" + text + "\"");
-}
-
 std::string SafeName(const std::string& name) {
   std::string out;
   for (char c : name) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
@@ -97,7 +89,7 @@ int RunFit(const std::vector<std::string>& argv, const Settings& settings) {
   options.search = args.Flag("search");
   options.edges.levels = args.Integer("levels", 3);
   options.roi_margin_mm = args.Number("roi-margin", 25.0);
-  options.polarity = ParsePolarity(args.Value("polarity", "auto"));
+  options.polarity = registration::ParseEdgePolarity(args.Value("polarity", "auto"));
   options.progress = TerminalProgress(settings);
   if (const std::string problem = options.IsValid(); !problem.empty()) {
     throw UsageError("ssmx fit: " + problem);

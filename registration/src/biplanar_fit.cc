@@ -385,6 +385,24 @@ struct LevelState {
 // ---------------------------------------------------------------------------
 // Public helpers.
 
+const char* EdgePolarityName(EdgePolarity polarity) {
+  switch (polarity) {
+    case EdgePolarity::kAuto: return "auto";
+    case EdgePolarity::kBoneBright: return "bright";
+    case EdgePolarity::kBoneDark: return "dark";
+    case EdgePolarity::kAny: return "any";
+  }
+  return "?";
+}
+
+EdgePolarity ParseEdgePolarity(const std::string& name) {
+  for (const EdgePolarity p : {EdgePolarity::kAuto, EdgePolarity::kBoneBright,
+                               EdgePolarity::kBoneDark, EdgePolarity::kAny}) {
+    if (name == EdgePolarityName(p)) return p;
+  }
+  throw InvalidInput("polarity must be auto, bright, dark or any, got \"" + name + "\"");
+}
+
 const char* FitStartName(FitStart start) {
   switch (start) {
     case FitStart::kGivenPose: return "given_pose";
@@ -1028,19 +1046,25 @@ void RunFromStart(Fitter& fitter, const ssm::ShapeModel& model, const std::vecto
   // Capture: without landmarks the start may be far off (centimetres,
   // degrees); the pose alone is first fitted at the coarsest level with a
   // robust scale `capture_factor` times wider, so that distant edges still pull.
+  // One solve with the contours recomputed, its bookkeeping, and whether the
+  // instance has settled: no vertex moved by more than a tenth of a level
+  // pixel at the isocentre (about 0.1 mm x factor for typical detectors).
+  const auto solve = [&](int level, int active, double robust_factor) {
+    const MatrixX3dR before = fitter.World(fitter.params());
+    const ceres::Solver::Summary summary = fitter.Solve(level, active, &silhouettes, robust_factor);
+    if (first_solve) {
+      result.initial_cost = summary.initial_cost;
+      first_solve = false;
+    }
+    result.final_cost = summary.final_cost;
+    result.iterations += static_cast<int>(summary.iterations.size());
+    ++result.solves;
+    const double moved = (fitter.World(fitter.params()) - before).rowwise().norm().maxCoeff();
+    return moved < 0.1 * std::ldexp(1.0, level);
+  };
   if (result.start != FitStart::kLandmarks && options.capture_factor > 1) {
     for (int outer = 0; outer < options.outer_iterations; ++outer) {
-      const MatrixX3dR before = fitter.World(fitter.params());
-      const ceres::Solver::Summary summary = fitter.Solve(
-          coarsest, std::min(k, options.capture_modes), &silhouettes, options.capture_factor);
-      if (first_solve) {
-        result.initial_cost = summary.initial_cost;
-        first_solve = false;
-      }
-      result.iterations += static_cast<int>(summary.iterations.size());
-      ++result.solves;
-      const double moved = (fitter.World(fitter.params()) - before).rowwise().norm().maxCoeff();
-      if (moved < 0.1 * std::ldexp(1.0, coarsest)) break;
+      if (solve(coarsest, std::min(k, options.capture_modes), options.capture_factor)) break;
     }
   }
   for (int level = coarsest; level >= 0; --level) {
@@ -1053,19 +1077,7 @@ void RunFromStart(Fitter& fitter, const ssm::ShapeModel& model, const std::vecto
                      0.05 + 0.9 * ((coarsest - level) + double(outer) / options.outer_iterations) /
                                 options.edges.levels,
                      "fitting at level " + std::to_string(level));
-      const MatrixX3dR before = fitter.World(fitter.params());
-      const ceres::Solver::Summary summary = fitter.Solve(level, active, &silhouettes);
-      if (first_solve) {
-        result.initial_cost = summary.initial_cost;
-        first_solve = false;
-      }
-      result.final_cost = summary.final_cost;
-      result.iterations += static_cast<int>(summary.iterations.size());
-      ++result.solves;
-      const double moved = (fitter.World(fitter.params()) - before).rowwise().norm().maxCoeff();
-      // Converged when no vertex moved by more than a tenth of a level pixel
-      // at the isocentre (about 0.1 mm x factor for typical detectors).
-      if (moved < 0.1 * std::ldexp(1.0, level)) break;
+      if (solve(level, active, 1.0)) break;
     }
   }
   silhouettes = fitter.Silhouettes(fitter.params(), 0);

@@ -18,24 +18,6 @@ namespace {
 using namespace pybind11::literals;
 namespace reg = registration;
 
-reg::EdgePolarity ParsePolarity(const std::string& text) {
-  if (text == "auto") return reg::EdgePolarity::kAuto;
-  if (text == "bright") return reg::EdgePolarity::kBoneBright;
-  if (text == "dark") return reg::EdgePolarity::kBoneDark;
-  if (text == "any") return reg::EdgePolarity::kAny;
-  throw InvalidInput("polarity must be 'auto', 'bright', 'dark' or 'any', got '" + text + "'");
-}
-
-const char* PolarityName(reg::EdgePolarity p) {
-  switch (p) {
-    case reg::EdgePolarity::kAuto: return "auto";
-    case reg::EdgePolarity::kBoneBright: return "bright";
-    case reg::EdgePolarity::kBoneDark: return "dark";
-    case reg::EdgePolarity::kAny: return "any";
-  }
-  return "?";
-}
-
 // (n, 2) float64 array of 2D points (copied: small).
 py::array_t<double> Points2d(const std::vector<Eigen::Vector2d>& points) {
   py::array_t<double> out({static_cast<py::ssize_t>(points.size()), py::ssize_t{2}});
@@ -86,15 +68,15 @@ polarity: 'auto' (bone dark in 'intensity' images, bright otherwise),
       .def(py::init([](Image2D image, drr::ProjectionGeometry geometry, std::string name,
                        const std::string& polarity) {
              return reg::FitView{std::move(image), std::move(geometry), std::move(name),
-                                 ParsePolarity(polarity)};
+                                 reg::ParseEdgePolarity(polarity)};
            }),
            "image"_a, "geometry"_a, "name"_a = "", "polarity"_a = "auto")
       .def_readwrite("image", &reg::FitView::image)
       .def_readwrite("geometry", &reg::FitView::geometry)
       .def_readwrite("name", &reg::FitView::name)
       .def_property(
-          "polarity", [](const reg::FitView& v) { return PolarityName(v.polarity); },
-          [](reg::FitView& v, const std::string& p) { v.polarity = ParsePolarity(p); })
+          "polarity", [](const reg::FitView& v) { return reg::EdgePolarityName(v.polarity); },
+          [](reg::FitView& v, const std::string& p) { v.polarity = reg::ParseEdgePolarity(p); })
       .def("__repr__", [](const reg::FitView& v) {
         return "FitView('" + v.name + "', " + std::to_string(v.image.cols) + "x" +
                std::to_string(v.image.rows) + ")";
@@ -173,8 +155,8 @@ landmarks: one {name: (u, v)} dict per view. Returns (Pose, names used).)doc");
           "levels", [](const reg::FitOptions& o) { return o.edges.levels; },
           [](reg::FitOptions& o, int levels) { o.edges.levels = levels; })
       .def_property(
-          "polarity", [](const reg::FitOptions& o) { return PolarityName(o.polarity); },
-          [](reg::FitOptions& o, const std::string& p) { o.polarity = ParsePolarity(p); })
+          "polarity", [](const reg::FitOptions& o) { return reg::EdgePolarityName(o.polarity); },
+          [](reg::FitOptions& o, const std::string& p) { o.polarity = reg::ParseEdgePolarity(p); })
       .def_readwrite("outer_iterations", &reg::FitOptions::outer_iterations)
       .def_readwrite("solver_iterations", &reg::FitOptions::solver_iterations)
       .def_readwrite("edge_noise_px", &reg::FitOptions::edge_noise_px)

@@ -25,6 +25,10 @@ namespace ssmx::registration {
 // bright in line integrals, path lengths and presentation radiographs
 // (MONOCHROME2 after ssmx's reading) and dark in raw detector intensities.
 enum class EdgePolarity { kAuto, kBoneBright, kBoneDark, kAny };
+// "auto", "bright", "dark", "any" (the CLI's --polarity and Python's names).
+const char* EdgePolarityName(EdgePolarity polarity);
+// Throws InvalidInput for any other name.
+EdgePolarity ParseEdgePolarity(const std::string& name);
 
 // One calibrated X-ray: the image (any quantity; intensities with a known i0
 // are best given as line integrals) and the geometry of its sidecar.
