@@ -9,10 +9,13 @@
 //
 //   biplanar_loo [--n 30] [--seed 11] [--modes 20] [--size 512] [--ct-spacing 1.0]
 //                [--i0 1e5] [--scenario landmarks|perturbed|both] [--subjects K]
-//                [--out DIR] [--overlays N]
+//                [--out DIR] [--overlays N] [--only I,J,...] [--scan-extension 60]
+//                [--intensity-roi MM] [--capture F] [--roi MM] [--levels L]
+//                [--symmetric W] [--search] [--perturb-mm 15] [--perturb-deg 10]
 //
 // Writes DIR/biplanar_loo.json and DIR/biplanar_loo.md and prints the table.
 
+#include <Eigen/Eigenvalues>
 #include <Eigen/Geometry>
 #include <chrono>
 #include <cmath>
@@ -32,7 +35,9 @@
 #include "ssmx/drr/projection_geometry.h"
 #include "ssmx/drr/projector.h"
 #include "ssmx/registration/biplanar_fit.h"
+#include "ssmx/registration/xray_features.h"
 #include "ssmx/ssm/alignment.h"
+#include "ssmx/ssm/mesh_io.h"
 #include "ssmx/ssm/phantom.h"
 #include "ssmx/ssm/shape_model.h"
 #include "ssmx/ssm/surface_distance.h"
@@ -51,8 +56,9 @@ struct Args {
   double ct_spacing = 1.0;
   double i0 = 1e5;
   std::string scenario = "both";
-  int subjects = 0;  // 0: all n
-  int first = 0;     // the first subject left out
+  int subjects = 0;       // 0: all n
+  int first = 0;          // the first subject left out
+  std::vector<int> only;  // --only 1,3,5: just these subjects
   bool search = false;
   std::string out = "biplanar_loo";
   int overlays = 0;
@@ -60,7 +66,11 @@ struct Args {
   double symmetric = 0.0;
   int levels = 3;
   double roi = 25;
-  double capture = 4;
+  double capture = registration::FitOptions().capture_factor;
+  double intensity_roi = registration::FitOptions().intensity_roi_mm;
+  // The CT's scan range beyond the bone's ends: the flat cut of the thigh
+  // there is an edge no radiograph has (docs/biplanar_fit.md).
+  double scan_extension = 60;
   double perturb_mm = 15;
   double perturb_deg = 10;
 };
@@ -89,7 +99,10 @@ Args Parse(int argc, char** argv) {
       a.scenario = next();
     else if (k == "--subjects")
       a.subjects = std::stoi(next());
-    else if (k == "--first")
+    else if (k == "--only") {
+      std::stringstream list(next());
+      for (std::string item; std::getline(list, item, ',');) a.only.push_back(std::stoi(item));
+    } else if (k == "--first")
       a.first = std::stoi(next());
     else if (k == "--search")
       a.search = true;
@@ -105,6 +118,10 @@ Args Parse(int argc, char** argv) {
       a.roi = std::stod(next());
     else if (k == "--template-faces")
       a.template_faces = std::stoi(next());
+    else if (k == "--intensity-roi")
+      a.intensity_roi = std::stod(next());
+    else if (k == "--scan-extension")
+      a.scan_extension = std::stod(next());
     else if (k == "--capture")
       a.capture = std::stod(next());
     else if (k == "--perturb-mm")
@@ -143,6 +160,7 @@ struct Outcome {
   double start_mean_mm = 0;  // the model mean at the start pose vs the truth
   double within_2sd = 0;     // fraction of vertices whose error <= 2 posterior SD
   double seconds = 0;
+  double residual_deg = 0, residual_mm = 0, twist_deg = 0;  // rigid offset fit -> truth
   bool flagged = false;
   std::string flags;
 };
@@ -177,7 +195,13 @@ int main(int argc, char** argv) {
     std::vector<std::string> scenarios;
     if (args.scenario == "both" || args.scenario == "landmarks") scenarios.push_back("landmarks");
     if (args.scenario == "both" || args.scenario == "perturbed") scenarios.push_back("perturbed");
-    for (int i = args.first; i < std::min(args.n, args.first + subjects); ++i) {
+    std::vector<int> order;
+    for (int i = args.first; i < std::min(args.n, args.first + subjects); ++i) order.push_back(i);
+    if (!args.only.empty()) order = args.only;
+    for (const int i : order) {
+      if (i < 0 || i >= args.n)
+        throw InvalidInput("--only: subject " + std::to_string(i) + " outside 0.." +
+                           std::to_string(args.n - 1));
       // Model without subject i.
       std::vector<TriangleMesh> training;
       for (int j = 0; j < args.n; ++j)
@@ -190,6 +214,7 @@ int main(int argc, char** argv) {
       // Subject i's CT and its DRRs.
       ssm::PhantomCtOptions ct_options;
       ct_options.spacing_mm = args.ct_spacing;
+      ct_options.scan_extension_mm = args.scan_extension;
       const Volume ct = ssm::SynthesizePhantomCt(femurs[i], ct_options);
       const drr::PreparedVolume prepared = drr::PreparedVolume::FromHounsfield(ct);
       std::vector<registration::FitView> views;
@@ -248,6 +273,7 @@ int main(int argc, char** argv) {
         options.edges.levels = args.levels;
         options.roi_margin_mm = args.roi;
         options.capture_factor = args.capture;
+        options.intensity_roi_mm = args.intensity_roi;
         options.search = args.search && scenario == "perturbed";
         const auto start = std::chrono::steady_clock::now();
         const registration::FitResult fit =
@@ -273,17 +299,44 @@ int main(int argc, char** argv) {
         o.vertex_rms_mm = std::sqrt(errors.squaredNorm() / errors.size());
         const Eigen::VectorXd& sd = fit.mesh.scalars.at("posterior_std_mm");
         o.within_2sd = (errors.array() <= 2 * sd.array()).cast<double>().mean();
+        // How far the fit sits from the truth as a rigid body: the rotation
+        // and translation that best map the fitted mesh onto the true one.
+        const ssm::SimilarityTransform residual =
+            ssm::Umeyama(fit.mesh.vertices, truth.vertices, false);
+        const Eigen::AngleAxisd turn(residual.rotation);
+        o.residual_deg = turn.angle() * 180 / kPi;
+        {
+          // The twist: the rotation vector's share along the femur's long axis.
+          const Eigen::MatrixX3d centred =
+              truth.vertices.rowwise() - truth.vertices.colwise().mean();
+          const Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d> eig(centred.transpose() * centred);
+          o.twist_deg = turn.angle() * turn.axis().dot(eig.eigenvectors().col(2)) * 180 / kPi;
+        }
+        o.residual_mm = (residual.Matrix().topLeftCorner<3, 3>() *
+                             fit.mesh.vertices.colwise().mean().transpose() +
+                         residual.Matrix().topRightCorner<3, 1>() -
+                         fit.mesh.vertices.colwise().mean().transpose())
+                            .norm();
         o.flagged = fit.AnyFlagRaised();
         for (const auto& f : fit.flags)
           if (f.raised) o.flags += (o.flags.empty() ? "" : ",") + f.name;
         std::fprintf(stderr,
                      "subject %2d %-9s start %.2f mean %.3f rms %.3f p95 %.3f mm  vertex rms %.2f  "
                      "within 2sd %.1f%%  "
-                     "%.2f s  %d solves %d its  res AP %.2f LAT %.2f px  %s\n",
+                     "%.2f s  %d solves %d its  res AP %.2f LAT %.2f px  off %.1f deg (twist %.1f) "
+                     "%.1f mm  %s\n",
                      i, scenario.c_str(), o.start_mean_mm, o.mean_mm, o.rms_mm, o.p95_mm,
                      o.vertex_rms_mm, 100 * o.within_2sd, o.seconds, fit.solves, fit.iterations,
-                     fit.views[0].median_px, fit.views[1].median_px, o.flags.c_str());
+                     fit.views[0].median_px, fit.views[1].median_px, o.residual_deg, o.twist_deg,
+                     o.residual_mm, o.flags.c_str());
         if (i < args.overlays) {
+          const std::string stem = args.out + "/subject" + std::to_string(i) + "_" + scenario;
+          ssm::WriteMesh(fit.mesh, stem + "_fit.ply");
+          for (size_t v = 0; v < views.size(); ++v)
+            WriteFileAtomically(
+                stem + "_edges_" + views[v].name + ".png",
+                registration::RenderEdgesPng(registration::ExtractEdges(views[v].image)));
+          ssm::WriteMesh(truth, stem + "_truth.ply");
           for (size_t v = 0; v < views.size(); ++v) {
             const std::string name = args.out + "/overlay_subject" + std::to_string(i) + "_" +
                                      scenario + "_" + views[v].name + ".png";
@@ -305,6 +358,11 @@ int main(int argc, char** argv) {
     root["detector"] = std::to_string(args.size) + "x" + std::to_string(args.size);
     root["ct_spacing_mm"] = args.ct_spacing;
     root["i0"] = args.i0;
+    root["ct_scan_extension_mm"] = args.scan_extension;
+    root["perturb_mm"] = args.perturb_mm;
+    root["perturb_deg"] = args.perturb_deg;
+    root["intensity_roi_mm"] = args.intensity_roi;
+    root["capture_factor"] = args.capture;
     std::ostringstream md;
     md << "| scenario | subjects | median mean (mm) | median RMS (mm) | median p95 (mm) | success "
           "(mean < 2 mm) | vertices within 2 SD | median time (s) "
@@ -331,6 +389,8 @@ int main(int argc, char** argv) {
                         {"start_mean_mm", o.start_mean_mm},
                         {"within_2sd", o.within_2sd},
                         {"seconds", o.seconds},
+                        {"rigid_offset_deg", o.residual_deg},
+                        {"rigid_offset_mm", o.residual_mm},
                         {"flags", o.flags}});
       }
       const double rate = count ? double(success) / count : 0;

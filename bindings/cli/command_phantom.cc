@@ -34,6 +34,8 @@ int RunPhantom(const std::vector<std::string>& argv, const Settings& settings) {
       .Option("faces", "F", "faces of the template mesh (default 20000)")
       .Option("mesh-spacing", "MM", "sampling grid of the implicit surface (default 0.6)")
       .Option("ct-spacing", "MM", "isotropic CT voxel size (default 0.8)")
+      .Option("ct-scan-extension", "MM",
+              "CT scan range beyond both ends of the bone, filled by the thigh (default 12)")
       .Option("noise", "HU", "SD of Gaussian CT noise (default 0: none), seeded per femur");
   if (!args.Parse(argv)) return 0;
   if (!args.positional().empty()) {
@@ -75,6 +77,8 @@ int RunPhantom(const std::vector<std::string>& argv, const Settings& settings) {
   options.mesh.spacing_mm = args.Number("mesh-spacing", options.mesh.spacing_mm);
   options.ct_options.spacing_mm = args.Number("ct-spacing", options.ct_options.spacing_mm);
   options.ct_options.noise_sd_hu = args.Number("noise", 0.0);
+  options.ct_options.scan_extension_mm =
+      args.Number("ct-scan-extension", options.ct_options.scan_extension_mm);
   const std::string problem = options.IsValid();
   if (!problem.empty()) throw UsageError("ssmx phantom: " + problem);
   options.progress = TerminalProgress(settings);

@@ -51,6 +51,8 @@ std::string PhantomCtOptions::IsValid() const {
     s << "CT spacing " << spacing_mm << " mm outside 0.2..5";
   else if (!(margin_mm >= 0 && margin_mm <= 200))
     s << "CT margin " << margin_mm << " mm outside 0..200";
+  else if (!(scan_extension_mm >= 0 && scan_extension_mm <= 300))
+    s << "CT scan extension " << scan_extension_mm << " mm outside 0..300";
   else if (!(noise_sd_hu >= 0 && noise_sd_hu <= 500))
     s << "CT noise SD " << noise_sd_hu << " HU outside 0..500";
   else if (!(fat_thickness_mm >= 0 && fat_thickness_mm <= 60))
@@ -93,8 +95,9 @@ Volume SynthesizePhantomCt(const PhantomFemur& femur, const PhantomCtOptions& op
               std::min(thigh.bottom.y(), thigh.top.y()) - b_max, bone.min.z());
   Vector3d hi(std::max(thigh.bottom.x(), thigh.top.x()) + a_max,
               std::max(thigh.bottom.y(), thigh.top.y()) + b_max, bone.max.z());
-  lo = lo.array() - options.margin_mm;
-  hi = hi.array() + options.margin_mm;
+  const Vector3d margin(options.margin_mm, options.margin_mm, options.scan_extension_mm);
+  lo -= margin;
+  hi += margin;
   VolumeGeometry geometry;
   geometry.spacing_mm = Vector3d::Constant(h);
   geometry.size = ((hi - lo) / h).array().ceil().cast<int>() + 1;

@@ -421,6 +421,7 @@ std::string FitOptions::IsValid() const {
   if (!(robust_scale > 0)) return "robust_scale must be > 0";
   if (!(capture_factor >= 1)) return "capture_factor must be >= 1";
   if (capture_modes < 0) return "capture_modes must be >= 0";
+  if (!(intensity_roi_mm >= 0)) return "intensity_roi_mm must be >= 0";
   if (!(symmetric_weight >= 0)) return "symmetric_weight must be >= 0";
   if (!(landmark_sd_px >= 0)) return "landmark_sd_px must be >= 0";
   if (!(symmetric_band_px > 0)) return "symmetric_band_px must be > 0";
@@ -771,22 +772,45 @@ class Fitter {
   // length and each view (binned by `binning`), by a compass search. Its
   // basin is the whole bone's footprint, not just its outline. Returns the
   // number of evaluations.
-  int IntensityCapture(int binning, int modes, double translation_step_mm,
-                       double rotation_step_rad) {
+  int IntensityCapture(int binning, int modes, double translation_step_mm, double rotation_step_rad,
+                       double roi_margin_mm) {
     std::vector<drr::ProjectionGeometry> geometries;
     std::vector<Image2D> images;
-    for (const FitView& view : views_) {
-      geometries.push_back(BinnedGeometry(view.geometry, binning));
-      images.push_back(BinImage(view.image, binning));
-    }
-    const auto score = [&](const Parameters& p) {
+    std::vector<std::vector<uint8_t>> rois;
+    const auto footprint = [&](const Parameters& p, size_t v) {
       TriangleMesh mesh;
       mesh.vertices = World(p);
       mesh.faces = data_.faces;
+      return drr::ProjectMeshPathLength(mesh, geometries[v], 1);
+    };
+    for (size_t v = 0; v < views_.size(); ++v) {
+      geometries.push_back(BinnedGeometry(views_[v].geometry, binning));
+      images.push_back(BinImage(views_[v].image, binning));
+      // The region of interest: the start's footprint grown by the margin.
+      std::vector<uint8_t> roi;
+      if (roi_margin_mm > 0) {
+        const drr::ProjectionGeometry& g = geometries[v];
+        const Image2D start = footprint(params_, v);
+        cv::Mat mask(start.rows, start.cols, CV_8U);
+        for (int r = 0; r < start.rows; ++r)
+          for (int c = 0; c < start.cols; ++c)
+            mask.at<uint8_t>(r, c) = start.at(r, c) > 0 ? 255 : 0;
+        const int radius =
+            static_cast<int>(std::ceil(roi_margin_mm * g.source_to_detector_mm() /
+                                       (g.source_to_isocenter_mm() * g.pixel_spacing_u_mm())));
+        cv::dilate(
+            mask, mask,
+            cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * radius + 1, 2 * radius + 1)));
+        roi.assign(mask.datastart, mask.dataend);
+      }
+      rois.push_back(std::move(roi));
+    }
+    const auto score = [&](const Parameters& p) {
       double total = 0;
       for (size_t v = 0; v < views_.size(); ++v) {
-        const Image2D path = drr::ProjectMeshPathLength(mesh, geometries[v], 1);
-        const double gc = ImageSimilarity(path, images[v], Similarity::kGradientCorrelation);
+        const Image2D path = footprint(p, v);
+        const double gc =
+            ImageSimilarity(path, images[v], Similarity::kGradientCorrelation, rois[v]);
         total += polarity_[v] == 0 ? std::abs(gc) : polarity_[v] * gc;
       }
       return total;
@@ -1035,7 +1059,8 @@ void RunFromStart(Fitter& fitter, const ssm::ShapeModel& model, const std::vecto
   const int coarsest = options.edges.levels - 1;
   if (result.start != FitStart::kLandmarks && options.intensity_capture) {
     ReportProgress(options.progress, 0.03, "intensity capture");
-    fitter.IntensityCapture(1 << coarsest, options.capture_modes, 8.0, 4.0 * kPi / 180);
+    fitter.IntensityCapture(1 << coarsest, options.capture_modes, 8.0, 4.0 * kPi / 180,
+                            options.intensity_roi_mm);
   }
   if (options.roi_margin_mm > 0) fitter.RestrictEdgesToStart(options.roi_margin_mm);
 

@@ -458,12 +458,22 @@ Image2D ProjectPosed(const drr::PreparedVolume& volume, const Pose& pose,
 }
 
 double ImageSimilarity(const Image2D& a, const Image2D& b, Similarity similarity) {
+  return ImageSimilarity(a, b, similarity, std::vector<uint8_t>{});
+}
+
+double ImageSimilarity(const Image2D& a, const Image2D& b, Similarity similarity,
+                       const std::vector<uint8_t>& roi) {
   if (a.rows != b.rows || a.cols != b.cols) {
     throw InvalidInput("image similarity: the images differ in size (" + std::to_string(a.cols) +
                        "x" + std::to_string(a.rows) + " and " + std::to_string(b.cols) + "x" +
                        std::to_string(b.rows) + ")");
   }
-  return Features(a, similarity).dot(Features(b, similarity));
+  if (!roi.empty() && roi.size() != a.pixels.size()) {
+    throw InvalidInput("image similarity: the region of interest has " +
+                       std::to_string(roi.size()) + " pixels, the images " +
+                       std::to_string(a.pixels.size()));
+  }
+  return Features(a, similarity, roi).dot(Features(b, similarity, roi));
 }
 
 Volume MoveVolume(const Volume& volume, const Pose& pose) {

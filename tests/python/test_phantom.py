@@ -127,6 +127,15 @@ def test_phantom_ct_tissues():
     assert hu_at(femur.landmarks()["femoral_head_center"]) == pytest.approx(220, abs=5)
     with pytest.raises(ssmx.InvalidInput):
         ssmx.ssm.synthesize_phantom_ct(femur, ssmx.ssm.PhantomCtOptions(spacing_mm=-1))
+    # The scan range grows by the extension at both ends (whole voxels of 3 mm).
+    longer = ssmx.ssm.synthesize_phantom_ct(
+        femur, ssmx.ssm.PhantomCtOptions(spacing_mm=3.0, scan_extension_mm=42.0)
+    )
+    extra = (longer.geometry.size[2] - ct.geometry.size[2]) * 3.0
+    assert extra == pytest.approx(2 * (42.0 - 12.0), abs=2 * 3.0)
+    assert longer.geometry.size[0] == ct.geometry.size[0]
+    with pytest.raises(ssmx.InvalidInput, match="scan extension"):
+        ssmx.ssm.synthesize_phantom_ct(femur, ssmx.ssm.PhantomCtOptions(scan_extension_mm=-5))
 
 
 def test_cohort_on_disk_matches_the_sampler(tmp_path):

@@ -277,6 +277,43 @@ TEST(BiplanarFitTest, GivenPoseStartConvergesAndShapeImprovesOnTheMean) {
   EXPECT_GT(MeanDistance(rigid.mesh, c.truth), MeanDistance(fit.mesh, c.truth));
 }
 
+// Without landmarks, from a start 12 mm and 8 degrees off, while a flat
+// horizontal edge (the cut end of a CT's soft tissue, a step as high as the
+// bone's own contrast) lies 12 mm above the femoral head in both views: the
+// intensity capture and the edge fit find the femur.
+TEST(BiplanarFitTest, StartWithoutLandmarksFindsTheFemurDespiteAFlatEdgeAboveIt) {
+  const PhantomCase& c = Case();
+  std::vector<FitView> views = c.views;
+  const int head = c.landmark_vertices.at("femoral_head_top");
+  for (FitView& view : views) {
+    const Eigen::Vector3d top = c.truth.vertices.row(head).transpose();
+    const double cut_row = view.geometry.Project(top + Eigen::Vector3d(0, 0, 12)).y();
+    for (int v = 0; v < view.image.rows; ++v) {
+      if (v < cut_row) continue;
+      for (int u = 0; u < view.image.cols; ++u) view.image.at(v, u) += 2.0f;
+    }
+  }
+  const ssm::SimilarityTransform t =
+      ssm::Umeyama(c.model.MeanMesh().vertices, c.truth.vertices, false);
+  Pose pose =
+      Pose::FromMatrix(t.Matrix(), c.model.MeanMesh().vertices.colwise().mean().transpose());
+  pose.translation += Eigen::Vector3d(-7, 7, -7);  // 12.1 mm
+  const Eigen::Matrix3d turn =
+      Eigen::AngleAxisd(8 * kPi / 180, Eigen::Vector3d(1, 1, 1).normalized()).toRotationMatrix();
+  const Eigen::AngleAxisd rotation(turn * pose.RotationMatrix());
+  pose.rotation = rotation.axis() * rotation.angle();
+  FitInitialization init;
+  init.pose = pose;
+  FitOptions options;
+  options.restarts = false;
+  const FitResult fit = FitShapeModel(c.model, views, init, options);
+  TriangleMesh start = c.model.MeanMesh();
+  start.vertices = fit.initial_pose.Apply(Eigen::MatrixX3d(start.vertices));
+  EXPECT_GT(MeanDistance(start, c.truth), 5.0);
+  EXPECT_LT(MeanDistance(fit.mesh, c.truth), 1.12) << fit.SummaryJson();
+  EXPECT_FALSE(fit.AnyFlagRaised()) << fit.SummaryJson();
+}
+
 TEST(BiplanarFitTest, AStartOutsideTheViewsEndsFlaggedInsteadOfCrashing) {
   const PhantomCase& c = Case();
   FitInitialization init;

@@ -175,6 +175,26 @@ TEST(RigidRegistrationTest, SimilarityIsOneForAnAffineCopyAndMinusOneForANegated
   EXPECT_THROW(ImageSimilarity(a, Image2D(3, 3), Similarity::kNcc), InvalidInput);
 }
 
+TEST(RigidRegistrationTest, SimilarityInARegionOfInterestIgnoresThePixelsOutsideIt) {
+  // b is an affine copy of a in columns 0..14 and unrelated beyond; the
+  // region of interest, columns 1..13, keeps every Sobel window inside the copy.
+  Image2D a(20, 30), b(20, 30);
+  std::vector<uint8_t> roi(a.pixels.size(), 0);
+  for (int v = 0; v < 20; ++v) {
+    for (int u = 0; u < 30; ++u) {
+      a.at(v, u) = static_cast<float>(std::sin(0.3 * u) + 0.01 * v * v);
+      b.at(v, u) = u <= 14 ? 3.0f * a.at(v, u) + 7.0f : static_cast<float>(std::cos(0.7 * u * v));
+      roi[static_cast<size_t>(v) * 30 + u] = u >= 1 && u <= 13;
+    }
+  }
+  for (Similarity s : {Similarity::kNcc, Similarity::kGradientCorrelation}) {
+    EXPECT_NEAR(ImageSimilarity(a, b, s, roi), 1.0, 1e-9) << SimilarityName(s);
+    EXPECT_LT(ImageSimilarity(a, b, s), 0.9) << SimilarityName(s);
+    EXPECT_DOUBLE_EQ(ImageSimilarity(a, b, s, {}), ImageSimilarity(a, b, s));
+  }
+  EXPECT_THROW(ImageSimilarity(a, b, Similarity::kNcc, std::vector<uint8_t>(10, 1)), InvalidInput);
+}
+
 TEST(RigidRegistrationTest, PerturbPoseMovesByExactlyTheRequestedStepAndIsSeeded) {
   Pose base;
   base.center = {10, 20, 30};

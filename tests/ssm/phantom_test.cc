@@ -310,5 +310,33 @@ TEST(PhantomCt, TissuesHaveTheirValuesAndTheResultIsReproducible) {
   EXPECT_NEAR(std::sqrt(sum2 / n), 20.0, 1.0);
 }
 
+TEST(PhantomCt, ScanExtensionSetsTheSuperiorInferiorRangeAndTheThighFillsIt) {
+  const PhantomFemur femur(MeanFemurParameters());
+  const Bounds3d bone = femur.bounds();
+  PhantomCtOptions options;
+  options.spacing_mm = 2.0;
+  options.scan_extension_mm = 50.0;
+  const Volume ct = SynthesizePhantomCt(femur, options);
+  const VolumeGeometry& g = ct.geometry();
+  // The grid is centred on the box [bone z - 50, bone z + 50] and covers it
+  // by whole voxels: the first and last slice centres lie within a voxel of its ends.
+  const double z0 = g.IndexToWorld(Vector3d(0, 0, 0)).z();
+  const double z1 = g.IndexToWorld(Vector3d(0, 0, g.size.z() - 1)).z();
+  EXPECT_NEAR(z0, bone.min.z() - 50.0, options.spacing_mm);
+  EXPECT_NEAR(z1, bone.max.z() + 50.0, options.spacing_mm);
+  EXPECT_NEAR(0.5 * (z0 + z1), 0.5 * (bone.min.z() + bone.max.z()), 1e-6);
+  // 40 mm above the head, on the thigh's axis: soft tissue, not air.
+  const auto l = femur.Landmarks();
+  const Vector3d above(l.at("femoral_head_center").x(), l.at("femoral_head_center").y(),
+                       bone.max.z() + 40.0);
+  const Vector3d ijk = g.WorldToIndex(above);
+  const double hu =
+      ct.At(int(std::lround(ijk.x())), int(std::lround(ijk.y())), int(std::lround(ijk.z())));
+  EXPECT_TRUE(hu == options.muscle_hu || hu == options.fat_hu) << hu;
+  options.scan_extension_mm = -1;
+  EXPECT_NE(options.IsValid().find("scan extension"), std::string::npos);
+  EXPECT_THROW(SynthesizePhantomCt(femur, options), InvalidInput);
+}
+
 }  // namespace
 }  // namespace ssmx::ssm

@@ -164,6 +164,7 @@ landmarks: one {name: (u, v)} dict per view. Returns (Pose, names used).)doc");
       .def_readwrite("capture_factor", &reg::FitOptions::capture_factor)
       .def_readwrite("capture_modes", &reg::FitOptions::capture_modes)
       .def_readwrite("intensity_capture", &reg::FitOptions::intensity_capture)
+      .def_readwrite("intensity_roi_mm", &reg::FitOptions::intensity_roi_mm)
       .def_readwrite("restarts", &reg::FitOptions::restarts)
       .def_readwrite("landmark_sd_px", &reg::FitOptions::landmark_sd_px)
       .def_readwrite("symmetric_weight", &reg::FitOptions::symmetric_weight)

@@ -299,14 +299,16 @@ views of the C++ template held by this object).)doc")
   // ---- CT -------------------------------------------------------------------
   const ssm::PhantomCtOptions ct;
   py::class_<ssm::PhantomCtOptions>(m, "PhantomCtOptions", R"doc(
-How a phantom CT is synthesised: isotropic spacing_mm, air margin_mm, tissue HU
+How a phantom CT is synthesised: isotropic spacing_mm, air margin_mm (left-right,
+anterior-posterior), scan_extension_mm (the scan range beyond both ends of the
+bone, filled by the thigh), tissue HU
 (air, muscle, fat, marrow), fat layer and thigh margin in mm, seeded Gaussian
 noise (noise_sd_hu, noise_seed), partial-volume anti-aliasing, threads (0 =
 all cores; the result does not depend on it).)doc")
       .def(py::init([](double spacing_mm, double margin_mm, double air_hu, double muscle_hu,
                        double fat_hu, double marrow_hu, double fat_thickness_mm,
                        double thigh_margin_mm, double noise_sd_hu, uint64_t noise_seed,
-                       bool partial_volume, int threads) {
+                       bool partial_volume, int threads, double scan_extension_mm) {
              ssm::PhantomCtOptions o;
              o.spacing_mm = spacing_mm;
              o.margin_mm = margin_mm;
@@ -320,13 +322,15 @@ all cores; the result does not depend on it).)doc")
              o.noise_seed = noise_seed;
              o.partial_volume = partial_volume;
              o.threads = threads;
+             o.scan_extension_mm = scan_extension_mm;
              return o;
            }),
            "spacing_mm"_a = ct.spacing_mm, "margin_mm"_a = ct.margin_mm, "air_hu"_a = ct.air_hu,
            "muscle_hu"_a = ct.muscle_hu, "fat_hu"_a = ct.fat_hu, "marrow_hu"_a = ct.marrow_hu,
            "fat_thickness_mm"_a = ct.fat_thickness_mm, "thigh_margin_mm"_a = ct.thigh_margin_mm,
            "noise_sd_hu"_a = ct.noise_sd_hu, "noise_seed"_a = ct.noise_seed,
-           "partial_volume"_a = ct.partial_volume, "threads"_a = ct.threads)
+           "partial_volume"_a = ct.partial_volume, "threads"_a = ct.threads,
+           "scan_extension_mm"_a = ct.scan_extension_mm)
       .def_readwrite("spacing_mm", &ssm::PhantomCtOptions::spacing_mm)
       .def_readwrite("margin_mm", &ssm::PhantomCtOptions::margin_mm)
       .def_readwrite("air_hu", &ssm::PhantomCtOptions::air_hu)
@@ -339,6 +343,7 @@ all cores; the result does not depend on it).)doc")
       .def_readwrite("noise_seed", &ssm::PhantomCtOptions::noise_seed)
       .def_readwrite("partial_volume", &ssm::PhantomCtOptions::partial_volume)
       .def_readwrite("threads", &ssm::PhantomCtOptions::threads)
+      .def_readwrite("scan_extension_mm", &ssm::PhantomCtOptions::scan_extension_mm)
       .def("is_valid", &ssm::PhantomCtOptions::IsValid, "Empty when valid.");
   m.def(
       "synthesize_phantom_ct",

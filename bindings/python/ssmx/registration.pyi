@@ -181,6 +181,7 @@ class FitOptions:
     capture_factor: float
     capture_modes: int
     intensity_capture: bool
+    intensity_roi_mm: float
     restarts: bool
     landmark_sd_px: float
     symmetric_weight: float

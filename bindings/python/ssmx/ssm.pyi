@@ -396,6 +396,7 @@ class PhantomCtOptions:
     noise_seed: int
     partial_volume: bool
     threads: int
+    scan_extension_mm: float
     def __init__(
         self,
         spacing_mm: float = ...,
@@ -410,6 +411,7 @@ class PhantomCtOptions:
         noise_seed: int = ...,
         partial_volume: bool = ...,
         threads: int = ...,
+        scan_extension_mm: float = ...,
     ) -> None: ...
     def is_valid(self) -> str: ...
 

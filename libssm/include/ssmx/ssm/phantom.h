@@ -200,7 +200,11 @@ TriangleMesh CorrespondingFemurMesh(const FemurTemplate& femur_template, const P
 // along the surface normal).
 struct PhantomCtOptions {
   double spacing_mm = 0.8;  // isotropic voxel size
-  double margin_mm = 12.0;  // air margin around the thigh... and bone
+  double margin_mm = 12.0;  // air margin around the thigh (left-right, anterior-posterior)
+  // The scan range beyond both ends of the bone (superior-inferior); the thigh
+  // fills it, so the CT ends with a flat cut of soft tissue this far from the
+  // head and the condyles, as a clinical CT's scan range does.
+  double scan_extension_mm = 12.0;
   double air_hu = -1000.0;
   double muscle_hu = 40.0;
   double fat_hu = -100.0;

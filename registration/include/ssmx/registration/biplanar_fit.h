@@ -84,16 +84,22 @@ struct FitOptions {
   int solver_iterations = 30;  // Levenberg-Marquardt iterations per solve, at most
   double edge_noise_px = 1.0;  // assumed edge localisation noise, level pixels
   double robust_scale = 2.0;   // Cauchy loss scale, in units of edge_noise_px
-  // Starts without landmarks first fit the pose alone at the coarsest level
-  // with a robust scale this many times wider (1: no capture stage).
-  double capture_factor = 4.0;
-  // ... together with the first modes (size and length vary most in bones, so
-  // the ends of the mean shape cannot both match before these are free).
-  int capture_modes = 2;
-  // Before that, without landmarks: the pose and the capture modes that best
-  // match the instance's projected path length to the images (gradient
-  // correlation at the coarsest level, compass search).
+  // Without landmarks, first: the pose and the first `capture_modes` modes
+  // that best match the instance's projected path length to the images
+  // (gradient correlation at the coarsest level, compass search) ...
   bool intensity_capture = true;
+  // ... over the start's projected footprint grown by this margin (mm at the
+  // isocentre; 0: the whole image), so that the edges of the soft tissue and
+  // of a CT's scan range cannot draw the bone.
+  double intensity_roi_mm = 40.0;
+  // Size and length vary most in bones, so the ends of the mean shape cannot
+  // both match before the first modes are free.
+  int capture_modes = 2;
+  // Then, optionally, the pose and the capture modes fitted to the edges at
+  // the coarsest level with a robust scale this many times wider (1: no
+  // such stage, the default: measured worse after the intensity capture,
+  // docs/biplanar_fit.md).
+  double capture_factor = 1.0;
   // A fit without landmarks that ends with a raised quality flag is run again
   // from 4 alternative starts (moved 15 mm along and turned 10 degrees about
   // the model's long axis); the best result counts (no flag, then the

@@ -160,6 +160,10 @@ RigidRegistrationSummary RegisterRigid(const drr::PreparedVolume& volume,
 // The similarity (Similarity::kNcc: NCC; kGradientCorrelation: GC) of two
 // images of the same size, over all pixels; 0 when either has no contrast.
 double ImageSimilarity(const Image2D& a, const Image2D& b, Similarity similarity);
+// The same over the pixels where `roi` (rows x cols, row-major) is non-zero;
+// an empty `roi` is every pixel. Throws InvalidInput when the sizes differ.
+double ImageSimilarity(const Image2D& a, const Image2D& b, Similarity similarity,
+                       const std::vector<uint8_t>& roi);
 
 // The DRR (line integral) of `volume` moved by `pose`, seen by `geometry`:
 // the projection with geometry.matrix() * pose.Matrix(). Scale must be 1.
