@@ -39,6 +39,34 @@ std::vector<std::pair<int, int>> Edges(const MatrixX3iR& faces) {
   return edges;
 }
 
+// Stiffness weight of every edge of `edges` (sorted, as Edges returns them):
+// the cotangent weight (cot a + cot b) / 2 of the two angles opposite the edge,
+// divided by its value on an equilateral mesh (cot 60 deg) and kept at or
+// above kMinEdgeWeight (obtuse angles make it small or negative). On an
+// irregular mesh this is the consistent discretisation of the membrane energy
+// sum |grad X|^2; with equal weights, long thin triangles (the decimated
+// shaft) would make the stiffness along them differ from the stiffness across.
+std::vector<double> CotangentEdgeWeights(const MatrixX3dR& vertices, const MatrixX3iR& faces,
+                                         const std::vector<std::pair<int, int>>& edges) {
+  constexpr double kMinEdgeWeight = 0.05;
+  const double equilateral = 1.0 / std::sqrt(3.0);
+  std::vector<double> weight(edges.size(), 0.0);
+  for (Eigen::Index f = 0; f < faces.rows(); ++f) {
+    for (int k = 0; k < 3; ++k) {
+      const int a = faces(f, (k + 1) % 3), b = faces(f, (k + 2) % 3), c = faces(f, k);
+      const Eigen::Vector3d u = vertices.row(a) - vertices.row(c),
+                            v = vertices.row(b) - vertices.row(c);
+      const double sine = u.cross(v).norm();
+      const double cot = sine > 0 ? u.dot(v) / sine : 0.0;
+      const auto edge = std::make_pair(std::min(a, b), std::max(a, b));
+      const auto e = std::lower_bound(edges.begin(), edges.end(), edge) - edges.begin();
+      weight[static_cast<size_t>(e)] += 0.5 * cot / equilateral;
+    }
+  }
+  for (double& w : weight) w = std::max(w, kMinEdgeWeight);
+  return weight;
+}
+
 // Is face f of `vertices` turned by >= 90 degrees against reference_normals.row(f)?
 bool Flipped(const Eigen::Ref<const MatrixX3dR>& vertices, const MatrixX3iR& faces,
              const MatrixX3dR& reference_normals, Eigen::Index f) {
@@ -220,9 +248,11 @@ Deformation NonRigidIcp(const MatrixX3dR& aligned, const MatrixX3iR& faces, cons
   const double gamma2 = options.translation_weight * options.translation_weight;
   std::vector<Triplet> trip;
   trip.reserve(edges.size() * 16);
-  for (const auto& [i, j] : edges) {
+  const std::vector<double> edge_weight = CotangentEdgeWeights(aligned, faces, edges);
+  for (size_t e = 0; e < edges.size(); ++e) {
+    const int i = edges[e].first, j = edges[e].second;
     for (int k = 0; k < 4; ++k) {
-      const double g = k == 3 ? gamma2 : 1.0;
+      const double g = (k == 3 ? gamma2 : 1.0) * edge_weight[e];
       trip.emplace_back(4 * i + k, 4 * i + k, g);
       trip.emplace_back(4 * j + k, 4 * j + k, g);
       trip.emplace_back(4 * i + k, 4 * j + k, -g);

@@ -121,12 +121,13 @@ struct CorrespondenceSummary {
 // reference vertex v_i gets an affine transform X_i (4 by 3); for a stiffness
 // alpha the algorithm minimises, over all X_i at once, the quadratic
 //   E(X) = sum_i w_i (|n_i . (y_i - u_i)|^2 + eps |P_i (y_i - u_i)|^2)
-//        + alpha^2 sum_{edges ij} |G (X_i - X_j)|_F^2
+//        + alpha^2 sum_{edges ij} c_ij |G (X_i - X_j)|_F^2
 //        + beta^2 sum_l |sum_k b_lk X_k^T [v_k;1] - t_l|^2
 // with y_i = X_i^T [v_i;1], u_i the closest target point of the current
 // vertex i, n_i the target normal there, P_i = I - n_i n_i^T, eps =
 // options.tangential_weight (1: Amberg's point-to-point term), w_i its area
-// weight (0 for rejected pairs), G = diag(1,1,1,gamma), and landmarks l at
+// weight (0 for rejected pairs), c_ij the edge's cotangent weight (1 on an
+// equilateral mesh, at least 0.05), G = diag(1,1,1,gamma), and landmarks l at
 // barycentric points b_l of the reference with targets t_l: by one sparse
 // LDLT factorisation of the point-to-point system per stage, and conjugate
 // gradients preconditioned with it for the point-to-plane part; closest
