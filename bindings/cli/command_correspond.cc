@@ -115,8 +115,9 @@ int RunCorrespond(const std::vector<std::string>& argv, const Settings& settings
       "Deforms the reference mesh onto every MESH so that each output has the reference's\n"
       "vertices and faces, placed on its own target surface (vertex i is the same point in\n"
       "all outputs; then ssmx build-model). Start: similarity (or rigid) ICP, or Umeyama on\n"
-      "landmarks when given; then optimal-step non-rigid ICP (Amberg et al. 2007) with a guard\n"
-      "that keeps every triangle from flipping, and a final projection onto the target.\n"
+      "landmarks when given; then optimal-step non-rigid ICP (Amberg et al. 2007; point-to-plane\n"
+      "data term) with a guard that keeps every triangle from flipping, and a final\n"
+      "projection onto the target.\n"
       "Landmark files: JSON {\"name\": [x, y, z], ...} or CSV lines name,x,y,z (LPS mm); the\n"
       "names both files share are used. Writes DIR/<mesh name>.<ext> and DIR/correspondence.json\n"
       "(docs/correspondence.md).",
@@ -131,6 +132,9 @@ int RunCorrespond(const std::vector<std::string>& argv, const Settings& settings
       .Option("trim", "F", "fraction of pairs ICP rejects (default 0.1; raise for partial scans)")
       .Option("solve-vertices", "N",
               "solve on at most N vertices, carry the result to the rest (default 4000; 0: all)")
+      .Option("tangential-weight", "W",
+              "share of point-to-point in the closest-point term (default 0.001: point-to-plane, "
+              "vertices slide along the target; 1: point-to-point as in Amberg et al.)")
       .Option("no-project", "", "leave the vertices where the deformation put them");
   if (!args.Parse(argv)) return 0;
   if (!args.Has("reference")) throw UsageError("--reference REF is required");
@@ -161,6 +165,10 @@ int RunCorrespond(const std::vector<std::string>& argv, const Settings& settings
   options.icp.trim_fraction = args.Number("trim", options.icp.trim_fraction);
   options.max_solve_vertices = args.Integer("solve-vertices", options.max_solve_vertices);
   options.project_to_surface = !args.Flag("no-project");
+  options.tangential_weight = args.Number("tangential-weight", options.tangential_weight);
+  if (!(options.tangential_weight > 0 && options.tangential_weight <= 1)) {
+    throw UsageError("--tangential-weight must be in (0, 1] (1: point-to-point)");
+  }
   std::string error;
   if (!options.IsValid(&error)) throw UsageError("correspondence options: " + error);
 
@@ -245,7 +253,10 @@ int RunCorrespond(const std::vector<std::string>& argv, const Settings& settings
       {"vertices", reference.num_vertices()},
       {"faces", reference.num_faces()},
       {"alignment", ssm::AlignmentKindName(options.alignment)},
-      {"method", "optimal-step non-rigid ICP (Amberg et al. 2007), docs/correspondence.md"},
+      {"tangential_weight", options.tangential_weight},
+      {"method",
+       "optimal-step non-rigid ICP (Amberg et al. 2007), point-to-plane data term, "
+       "docs/correspondence.md"},
       {"flipped_definition",
        "faces whose normal turned by >= 90 degrees against the aligned reference"},
       {"distance_definition",

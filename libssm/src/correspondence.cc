@@ -39,6 +39,34 @@ std::vector<std::pair<int, int>> Edges(const MatrixX3iR& faces) {
   return edges;
 }
 
+// Stiffness weight of every edge of `edges` (sorted, as Edges returns them):
+// the cotangent weight (cot a + cot b) / 2 of the two angles opposite the edge,
+// divided by its value on an equilateral mesh (cot 60 deg) and kept at or
+// above kMinEdgeWeight (obtuse angles make it small or negative). On an
+// irregular mesh this is the consistent discretisation of the membrane energy
+// sum |grad X|^2; with equal weights, long thin triangles (the decimated
+// shaft) would make the stiffness along them differ from the stiffness across.
+std::vector<double> CotangentEdgeWeights(const MatrixX3dR& vertices, const MatrixX3iR& faces,
+                                         const std::vector<std::pair<int, int>>& edges) {
+  constexpr double kMinEdgeWeight = 0.05;
+  const double equilateral = 1.0 / std::sqrt(3.0);
+  std::vector<double> weight(edges.size(), 0.0);
+  for (Eigen::Index f = 0; f < faces.rows(); ++f) {
+    for (int k = 0; k < 3; ++k) {
+      const int a = faces(f, (k + 1) % 3), b = faces(f, (k + 2) % 3), c = faces(f, k);
+      const Eigen::Vector3d u = vertices.row(a) - vertices.row(c),
+                            v = vertices.row(b) - vertices.row(c);
+      const double sine = u.cross(v).norm();
+      const double cot = sine > 0 ? u.dot(v) / sine : 0.0;
+      const auto edge = std::make_pair(std::min(a, b), std::max(a, b));
+      const auto e = std::lower_bound(edges.begin(), edges.end(), edge) - edges.begin();
+      weight[static_cast<size_t>(e)] += 0.5 * cot / equilateral;
+    }
+  }
+  for (double& w : weight) w = std::max(w, kMinEdgeWeight);
+  return weight;
+}
+
 // Is face f of `vertices` turned by >= 90 degrees against reference_normals.row(f)?
 bool Flipped(const Eigen::Ref<const MatrixX3dR>& vertices, const MatrixX3iR& faces,
              const MatrixX3dR& reference_normals, Eigen::Index f) {
@@ -139,6 +167,55 @@ struct Frame {
   }
 };
 
+// The normal equations of the point-to-plane data term,
+//   A = M - (1 - eps) sum_i w_i (h_i h_i^T) (x) P_i,
+// with M the factorised point-to-point system (the same with P_i = 0) and P_i
+// the tangential projector at vertex i's closest point, solved for the 4#V by
+// 3 transforms by conjugate gradients preconditioned with M (M - A is positive
+// semi-definite, so M^-1 A has its eigenvalues in [eps, 1]), starting at `x`.
+Eigen::MatrixXd SolvePointToPlane(const SparseMatrix& m,
+                                  const Eigen::SimplicialLDLT<SparseMatrix>& m_solver,
+                                  const Eigen::MatrixXd& vh, const Eigen::VectorXd& w,
+                                  const MatrixX3dR& normals, double eps, const Eigen::MatrixXd& b,
+                                  Eigen::MatrixXd x, int iterations) {
+  const auto apply = [&](const Eigen::MatrixXd& p) {
+    Eigen::MatrixXd ap = m * p;
+    for (Eigen::Index i = 0; i < vh.rows(); ++i) {
+      if (w(i) == 0) continue;
+      const Eigen::RowVector3d y = vh.row(i) * p.middleRows<4>(4 * i);
+      const Eigen::RowVector3d n = normals.row(i);
+      ap.middleRows<4>(4 * i) -= ((1.0 - eps) * w(i)) * vh.row(i).transpose() * (y - y.dot(n) * n);
+    }
+    return ap;
+  };
+  Eigen::MatrixXd r = b - apply(x);
+  Eigen::MatrixXd z = m_solver.solve(r);
+  Eigen::MatrixXd p = z;
+  double rz = (r.array() * z.array()).sum();
+  const double rz0 = rz;
+  for (int k = 0; k < iterations && rz > 1e-24 * rz0 && rz > 0; ++k) {
+    const Eigen::MatrixXd ap = apply(p);
+    const double step = rz / (p.array() * ap.array()).sum();
+    x += step * p;
+    r -= step * ap;
+    z = m_solver.solve(r);
+    const double rz_next = (r.array() * z.array()).sum();
+    p = z + (rz_next / rz) * p;
+    rz = rz_next;
+  }
+  return x;
+}
+
+// eps of the data term at stiffness alpha: options.tangential_weight, growing
+// as (sliding_stiffness / alpha)^2 below sliding_stiffness (at most 1).
+double TangentialWeight(const CorrespondenceOptions& options, double alpha) {
+  double eps = options.tangential_weight;
+  if (alpha < options.sliding_stiffness) {
+    eps *= (options.sliding_stiffness / alpha) * (options.sliding_stiffness / alpha);
+  }
+  return std::min(1.0, eps);
+}
+
 struct Deformation {
   Eigen::MatrixXd x;    // 4#V by 3, the affine transform of every vertex (normalised frame)
   MatrixX3dR vertices;  // #V by 3, mm, after the folding guard
@@ -171,9 +248,11 @@ Deformation NonRigidIcp(const MatrixX3dR& aligned, const MatrixX3iR& faces, cons
   const double gamma2 = options.translation_weight * options.translation_weight;
   std::vector<Triplet> trip;
   trip.reserve(edges.size() * 16);
-  for (const auto& [i, j] : edges) {
+  const std::vector<double> edge_weight = CotangentEdgeWeights(aligned, faces, edges);
+  for (size_t e = 0; e < edges.size(); ++e) {
+    const int i = edges[e].first, j = edges[e].second;
     for (int k = 0; k < 4; ++k) {
-      const double g = k == 3 ? gamma2 : 1.0;
+      const double g = (k == 3 ? gamma2 : 1.0) * edge_weight[e];
       trip.emplace_back(4 * i + k, 4 * i + k, g);
       trip.emplace_back(4 * j + k, 4 * j + k, g);
       trip.emplace_back(4 * i + k, 4 * j + k, -g);
@@ -207,6 +286,7 @@ Deformation NonRigidIcp(const MatrixX3dR& aligned, const MatrixX3iR& faces, cons
   Deformation out;
   out.vertices = aligned;
   Eigen::SimplicialLDLT<SparseMatrix> solver;
+  SparseMatrix normal(unknowns, unknowns);
   bool analysed = false;
   Eigen::Index analysed_nonzeros = 0;
   const double total_steps =
@@ -235,7 +315,6 @@ Deformation NonRigidIcp(const MatrixX3dR& aligned, const MatrixX3iR& faces, cons
             for (int c = 0; c < 4; ++c) trip.emplace_back(4 * i + r, 4 * i + c, block(r, c));
           }
         }
-        SparseMatrix normal(unknowns, unknowns);
         normal.setFromTriplets(trip.begin(), trip.end());
         normal += (alpha * alpha) * stiffness;
         if (!lm_points.empty()) normal += (beta * beta) * landmark_matrix;
@@ -253,11 +332,21 @@ Deformation NonRigidIcp(const MatrixX3dR& aligned, const MatrixX3iR& faces, cons
         }
       }
       Eigen::MatrixXd rhs = (beta * beta) * landmark_rhs;
+      // The data term w_i (|n_i . (y_i - u_i)|^2 + eps |P_i (y_i - u_i)|^2)
+      // with n_i the target normal at u_i and P_i = I - n_i n_i^T: its
+      // right-hand side has (n n^T + eps P) u_i in place of u_i.
+      const double eps = TangentialWeight(options, alpha);
       for (int64_t i = 0; i < n; ++i) {
         const Eigen::RowVector3d u = (cp.points.row(i) - frame.centre.transpose()) / frame.radius;
-        rhs.middleRows<4>(4 * i) += w(i) * vh.row(i).transpose() * u;
+        const Eigen::RowVector3d normal_i = cp.normals.row(i);
+        const Eigen::RowVector3d g = eps * u + (1.0 - eps) * u.dot(normal_i) * normal_i;
+        rhs.middleRows<4>(4 * i) += w(i) * vh.row(i).transpose() * g;
       }
-      out.x = solver.solve(rhs);
+      out.x = eps >= 1.0 || out.x.size() == 0 ? Eigen::MatrixXd(solver.solve(rhs)) : out.x;
+      if (eps < 1.0) {
+        out.x = SolvePointToPlane(normal, solver, vh, w, cp.normals, eps, rhs, out.x,
+                                  options.cg_iterations);
+      }
       MatrixX3dR next = frame.Apply(vh, out.x);
       if (!next.allFinite()) {
         throw NotConverged("non-rigid ICP: the solve gave non-finite vertices (stage " +
@@ -293,6 +382,12 @@ bool CorrespondenceOptions::IsValid(std::string* error) const {
     e = "tolerance_mm must be >= 0";
   } else if (!(translation_weight > 0 && std::isfinite(translation_weight))) {
     e = "translation_weight must be > 0";
+  } else if (!(tangential_weight > 0 && tangential_weight <= 1)) {
+    e = "tangential_weight must be in (0, 1]";
+  } else if (!(sliding_stiffness >= 0 && std::isfinite(sliding_stiffness))) {
+    e = "sliding_stiffness must be >= 0";
+  } else if (cg_iterations < 1) {
+    e = "cg_iterations must be >= 1";
   } else if (!(landmark_weight >= 0 && std::isfinite(landmark_weight))) {
     e = "landmark_weight must be >= 0";
   } else if (!(max_normal_angle > 0 && max_normal_angle <= 3.14159265358979323846)) {

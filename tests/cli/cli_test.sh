@@ -555,6 +555,9 @@ assert i["vertices"] == d["vertices"] and i["faces"] == d["faces"], (i["vertices
     --out "$work/corr2" "$work/cohort/femur_001.ply" --align none
   expect 2 "correspond without --reference" -- "$ssmx" correspond --out "$work/corr2" \
     "$work/cohort/femur_001.ply"
+  expect 2 "correspond --tangential-weight 0" -- "$ssmx" correspond \
+    --reference "$work/cohort/femur_000.ply" --out "$work/corr2" "$work/cohort/femur_001.ply" \
+    --tangential-weight 0
   [ ! -e "$work/corr2" ] && ok || fail "a refused correspond left $work/corr2"
 fi
 

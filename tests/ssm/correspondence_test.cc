@@ -195,10 +195,11 @@ TEST(RegisterTemplate, PhantomMatchesTruthWithoutFoldingAndModelGeneralisesLikeT
     const double vertex_error = (s.mesh.vertices - c.truth[i].vertices).rowwise().norm().mean();
     std::printf("subject %d: vertex error %.3f mm, surface %.3f mm, %s\n", i, vertex_error,
                 s.mean_distance_mm, s.BriefReport().c_str());
-    // Issue 4 asks for <= 1 mm; measured 0.9-3.9 mm (mean 2.5 mm): the
-    // stiffness spreads a change of anteversion as a twist along the shaft,
-    // where the phantom turns only the neck (docs/correspondence.md, "Limits").
-    EXPECT_LE(vertex_error, 4.5) << "subject " << i;
+    // Issue 4 asks for <= 1 mm; measured 0.66-3.30 mm (mean 1.71 mm) with the
+    // point-to-plane data term and cotangent edge weights (0.93-3.89 mm, mean
+    // 2.46 mm, with Amberg's point-to-point term and equal edge weights): see
+    // docs/correspondence.md, "Limits".
+    EXPECT_LE(vertex_error, 3.6) << "subject " << i;
     cohort_error += vertex_error / kCohort;
     SurfaceDistanceOptions o;
     o.compute_dice = false;
@@ -207,7 +208,7 @@ TEST(RegisterTemplate, PhantomMatchesTruthWithoutFoldingAndModelGeneralisesLikeT
     EXPECT_EQ(CountFlips(c.femur_template.mesh, s.mesh, s.initial.rotation), 0) << "subject " << i;
     EXPECT_EQ(s.flipped_faces, 0);
   }
-  EXPECT_LE(cohort_error, 3.0);
+  EXPECT_LE(cohort_error, 1.9);
 
   std::vector<TriangleMesh> estimated;
   for (const CorrespondenceSummary& s : results) estimated.push_back(s.mesh);

@@ -116,7 +116,8 @@ IcpSummary whose target_from_source maps source points onto the target.)doc");
          const std::map<std::string, Eigen::Vector3d>& target_landmarks,
          const std::string& alignment, std::optional<std::vector<double>> stiffness,
          int max_iterations_per_stage, double landmark_weight, bool project_to_surface,
-         int max_solve_vertices, double trim_fraction, py::handle progress) {
+         int max_solve_vertices, double trim_fraction, double tangential_weight,
+         double sliding_stiffness, py::handle progress) {
         GilFreeCall call;
         ssm::CorrespondenceOptions options;
         options.alignment = ssm::ParseAlignmentKind(alignment, "alignment");
@@ -126,6 +127,8 @@ IcpSummary whose target_from_source maps source points onto the target.)doc");
         options.project_to_surface = project_to_surface;
         options.max_solve_vertices = max_solve_vertices;
         options.icp.trim_fraction = trim_fraction;
+        options.tangential_weight = tangential_weight;
+        options.sliding_stiffness = sliding_stiffness;
         options.progress = call.Progress(progress);
         const auto landmarks = PairLandmarks(reference_landmarks, target_landmarks);
         return call.Run(
@@ -137,12 +140,15 @@ IcpSummary whose target_from_source maps source points onto the target.)doc");
       "stiffness"_a = py::none(), "max_iterations_per_stage"_a = c0.max_iterations_per_stage,
       "landmark_weight"_a = c0.landmark_weight, "project_to_surface"_a = c0.project_to_surface,
       "max_solve_vertices"_a = c0.max_solve_vertices, "trim_fraction"_a = c0.icp.trim_fraction,
+      "tangential_weight"_a = c0.tangential_weight, "sliding_stiffness"_a = c0.sliding_stiffness,
       "progress"_a = py::none(), R"doc(
 Dense correspondence: the reference mesh deformed onto the target surface by
 optimal-step non-rigid ICP (Amberg et al. 2007) after a similarity (or rigid)
 ICP start, or Umeyama on >= 3 landmarks ({name: (x, y, z)} in both dicts; the
 shared names are used). No face flips (a guard shortens folding steps). The
-result's mesh has the reference's faces and vertex count. See
+result's mesh has the reference's faces and vertex count. The closest-point
+term is point-to-plane plus tangential_weight times point-to-point (1: plain
+point-to-point), the tangential weight growing below sliding_stiffness. See
 docs/correspondence.md.)doc");
   m.def(
       "count_flipped_faces",

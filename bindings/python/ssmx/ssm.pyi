@@ -585,6 +585,8 @@ def correspond(
     project_to_surface: bool = ...,
     max_solve_vertices: int = ...,
     trim_fraction: float = ...,
+    tangential_weight: float = ...,
+    sliding_stiffness: float = ...,
     progress: Optional[_Progress] = ...,
 ) -> CorrespondenceSummary: ...
 def count_flipped_faces(

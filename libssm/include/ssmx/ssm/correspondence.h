@@ -43,6 +43,23 @@ struct CorrespondenceOptions {
   // gamma of Amberg et al.: weight of the translation part of the per-vertex
   // affine transforms against their linear part in the stiffness term.
   double translation_weight = 1.0;
+  // The closest-point (data) term: point-to-plane, plus this share of
+  // point-to-point. Point-to-plane lets vertices slide along the target as
+  // the stiffness asks (their tangential places are set by the regulariser,
+  // not frozen where the previous step left them); the small point-to-point
+  // share keeps the solve well posed. 1: plain point-to-point, as in Amberg
+  // et al. See docs/correspondence.md for what it changes.
+  double tangential_weight = 0.001;
+  // Below this stiffness the tangential weight grows as (sliding_stiffness /
+  // alpha)^2 (up to 1, point-to-point): vertices find their places along the
+  // surface while the stiffness still governs them, and the soft last stages
+  // only close the distance along the normal instead of letting vertices
+  // drift along the target. 0: the tangential weight is the same at every
+  // stage.
+  double sliding_stiffness = 0.1;
+  // Conjugate-gradient iterations per point-to-plane solve (each one back
+  // substitution with the factorised point-to-point system).
+  int cg_iterations = 10;
   // beta at the first stage; it falls in proportion to alpha, so landmarks
   // steer the start and leave the end to the surfaces.
   double landmark_weight = 1.0;
@@ -103,14 +120,19 @@ struct CorrespondenceSummary {
 // step nonrigid ICP algorithms for surface registration", CVPR 2007). Every
 // reference vertex v_i gets an affine transform X_i (4 by 3); for a stiffness
 // alpha the algorithm minimises, over all X_i at once, the quadratic
-//   E(X) = sum_i w_i |X_i^T [v_i;1] - u_i|^2
-//        + alpha^2 sum_{edges ij} |G (X_i - X_j)|_F^2
+//   E(X) = sum_i w_i (|n_i . (y_i - u_i)|^2 + eps |P_i (y_i - u_i)|^2)
+//        + alpha^2 sum_{edges ij} c_ij |G (X_i - X_j)|_F^2
 //        + beta^2 sum_l |sum_k b_lk X_k^T [v_k;1] - t_l|^2
-// with u_i the closest target point of the current vertex i, w_i its area
-// weight (0 for rejected pairs), G = diag(1,1,1,gamma), and landmarks l at
-// barycentric points b_l of the reference with targets t_l, by one sparse
-// LDLT solve; closest points are updated and the solve repeated, and alpha
-// decreases stage by stage (options.stiffness). Coordinates are centred and
+// with y_i = X_i^T [v_i;1], u_i the closest target point of the current
+// vertex i, n_i the target normal there, P_i = I - n_i n_i^T, eps =
+// options.tangential_weight (1: Amberg's point-to-point term), w_i its area
+// weight (0 for rejected pairs), c_ij the edge's cotangent weight (1 on an
+// equilateral mesh, at least 0.05), G = diag(1,1,1,gamma), and landmarks l at
+// barycentric points b_l of the reference with targets t_l: by one sparse
+// LDLT factorisation of the point-to-point system per stage, and conjugate
+// gradients preconditioned with it for the point-to-plane part; closest
+// points are updated and the solve repeated, and alpha decreases stage by
+// stage (options.stiffness). Coordinates are centred and
 // scaled by the reference's RMS radius, so the weights do not depend on units
 // or mesh resolution.
 //
