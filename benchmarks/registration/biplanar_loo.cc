@@ -312,11 +312,8 @@ int main(int argc, char** argv) {
           const Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d> eig(centred.transpose() * centred);
           o.twist_deg = turn.angle() * turn.axis().dot(eig.eigenvectors().col(2)) * 180 / kPi;
         }
-        o.residual_mm = (residual.Matrix().topLeftCorner<3, 3>() *
-                             fit.mesh.vertices.colwise().mean().transpose() +
-                         residual.Matrix().topRightCorner<3, 1>() -
-                         fit.mesh.vertices.colwise().mean().transpose())
-                            .norm();
+        const MatrixX3dR centroid = fit.mesh.vertices.colwise().mean();
+        o.residual_mm = (residual.Apply(centroid) - centroid).norm();
         o.flagged = fit.AnyFlagRaised();
         for (const auto& f : fit.flags)
           if (f.raised) o.flags += (o.flags.empty() ? "" : ",") + f.name;

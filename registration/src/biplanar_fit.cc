@@ -328,6 +328,11 @@ Silhouette ComputeSilhouette(const MatrixX3dR& world, const ModelData& model,
 // ---------------------------------------------------------------------------
 // Statistics and helpers.
 
+// The size of one detector pixel (along u) at the isocentre, mm.
+double PixelAtIsocenterMm(const drr::ProjectionGeometry& g) {
+  return g.pixel_spacing_u_mm() * g.source_to_isocenter_mm() / g.source_to_detector_mm();
+}
+
 double Median(std::vector<double> values) {
   if (values.empty()) return 0;
   const size_t k = values.size() / 2;
@@ -777,12 +782,13 @@ class Fitter {
     std::vector<drr::ProjectionGeometry> geometries;
     std::vector<Image2D> images;
     std::vector<std::vector<uint8_t>> rois;
-    const auto footprint = [&](const Parameters& p, size_t v) {
+    const auto instance = [&](const Parameters& p) {
       TriangleMesh mesh;
       mesh.vertices = World(p);
       mesh.faces = data_.faces;
-      return drr::ProjectMeshPathLength(mesh, geometries[v], 1);
+      return mesh;
     };
+    const TriangleMesh start_mesh = instance(params_);
     for (size_t v = 0; v < views_.size(); ++v) {
       geometries.push_back(BinnedGeometry(views_[v].geometry, binning));
       images.push_back(BinImage(views_[v].image, binning));
@@ -790,14 +796,12 @@ class Fitter {
       std::vector<uint8_t> roi;
       if (roi_margin_mm > 0) {
         const drr::ProjectionGeometry& g = geometries[v];
-        const Image2D start = footprint(params_, v);
+        const Image2D start = drr::ProjectMeshPathLength(start_mesh, g, 1);
         cv::Mat mask(start.rows, start.cols, CV_8U);
         for (int r = 0; r < start.rows; ++r)
           for (int c = 0; c < start.cols; ++c)
             mask.at<uint8_t>(r, c) = start.at(r, c) > 0 ? 255 : 0;
-        const int radius =
-            static_cast<int>(std::ceil(roi_margin_mm * g.source_to_detector_mm() /
-                                       (g.source_to_isocenter_mm() * g.pixel_spacing_u_mm())));
+        const int radius = static_cast<int>(std::ceil(roi_margin_mm / PixelAtIsocenterMm(g)));
         cv::dilate(
             mask, mask,
             cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * radius + 1, 2 * radius + 1)));
@@ -806,9 +810,10 @@ class Fitter {
       rois.push_back(std::move(roi));
     }
     const auto score = [&](const Parameters& p) {
+      const TriangleMesh mesh = instance(p);
       double total = 0;
       for (size_t v = 0; v < views_.size(); ++v) {
-        const Image2D path = footprint(p, v);
+        const Image2D path = drr::ProjectMeshPathLength(mesh, geometries[v], 1);
         const double gc =
             ImageSimilarity(path, images[v], Similarity::kGradientCorrelation, rois[v]);
         total += polarity_[v] == 0 ? std::abs(gc) : polarity_[v] * gc;
@@ -870,11 +875,9 @@ class Fitter {
     const MatrixX3dR world = World(params_);
     for (size_t v = 0; v < views_.size(); ++v) {
       const drr::ProjectionGeometry& g = views_[v].geometry;
-      const double magnification = g.source_to_detector_mm() / g.source_to_isocenter_mm();
       for (EdgeLevel& level : pyramids_[v].levels) {
         const Silhouette outline = ComputeSilhouette(world, data_, g, level);
-        const double margin_px =
-            margin_mm * magnification / (g.pixel_spacing_u_mm() * level.factor);
+        const double margin_px = margin_mm / (PixelAtIsocenterMm(g) * level.factor);
         for (int r = 0; r < level.rows; ++r) {
           for (int c = 0; c < level.cols; ++c) {
             if (outline.boundary_distance.at<float>(r, c) > margin_px) {
@@ -1139,8 +1142,7 @@ void RunFromStart(Fitter& fitter, const ssm::ShapeModel& model, const std::vecto
   // residuals, taken to the object (mm at the isocentre), in every direction.
   double pixel_at_object_mm = 0;
   for (const FitView& v : views) {
-    pixel_at_object_mm += v.geometry.pixel_spacing_u_mm() * v.geometry.source_to_isocenter_mm() /
-                          v.geometry.source_to_detector_mm() / views.size();
+    pixel_at_object_mm += PixelAtIsocenterMm(v.geometry) / views.size();
   }
   const double misfit_mm = result.edge_noise_px * pixel_at_object_mm;
   result.mesh.scalars["posterior_std_mm"] =
