@@ -230,7 +230,8 @@ Deformation NonRigidIcp(const MatrixX3dR& aligned, const MatrixX3iR& faces, cons
                         const internal::TargetSurface& surface,
                         const std::vector<BarycentricPoint>& lm_points,
                         const std::vector<Eigen::Vector3d>& lm_targets_mm,
-                        const CorrespondenceOptions& options, double progress_share,
+                        const CorrespondenceOptions& options, const MatrixX3dR& guard_normals,
+                        double progress_from, double progress_share,
                         std::vector<char>* limited) {
   const int64_t n = aligned.rows();
   const Eigen::Index unknowns = 4 * n;
@@ -240,7 +241,6 @@ Deformation NonRigidIcp(const MatrixX3dR& aligned, const MatrixX3iR& faces, cons
   const Eigen::VectorXd area = VertexAreas(aligned_mesh);
   const Eigen::VectorXd data_weight = area / area.sum();
   const Eigen::MatrixXd vh = frame.Homogeneous(aligned);
-  const MatrixX3dR reference_normals = internal::FaceNormals(aligned, faces);
 
   // Constant parts of the normal equations: the stiffness L (x) G^2 and the
   // landmark blocks sum_l D_l^T D_l with their right-hand side.
@@ -300,7 +300,8 @@ Deformation NonRigidIcp(const MatrixX3dR& aligned, const MatrixX3iR& faces, cons
     // stage only solve with new closest points.
     Eigen::VectorXd w = data_weight;
     for (int it = 0; it < options.max_iterations_per_stage; ++it) {
-      ReportProgress(options.progress, progress_share * (step_count++) / total_steps,
+      ReportProgress(options.progress,
+                     progress_from + progress_share * (step_count++) / total_steps,
                      "non-rigid ICP");
       const internal::ClosestPoints cp = surface.Query(out.vertices);
       if (it == 0) {
@@ -352,7 +353,7 @@ Deformation NonRigidIcp(const MatrixX3dR& aligned, const MatrixX3iR& faces, cons
         throw NotConverged("non-rigid ICP: the solve gave non-finite vertices (stage " +
                            std::to_string(stage + 1) + ")");
       }
-      next = LimitStepsAgainstFolding(out.vertices, next, faces, reference_normals, limited);
+      next = LimitStepsAgainstFolding(out.vertices, next, faces, guard_normals, limited);
       const double change = WeightedRms(next, out.vertices, area);
       out.vertices = std::move(next);
       ++out.iterations;
@@ -431,29 +432,22 @@ int64_t CountFlippedFaces(const TriangleMesh& reference, const TriangleMesh& mes
   return flipped;
 }
 
-CorrespondenceSummary RegisterTemplate(const TriangleMesh& reference, const TriangleMesh& target,
-                                       const std::vector<CorrespondenceLandmark>& landmarks,
-                                       const CorrespondenceOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
-  std::string error;
-  if (!options.IsValid(&error)) throw InvalidInput("correspondence options: " + error);
-  ValidateMesh(reference, "reference");
-  ValidateMesh(target, "target");
-  if (reference.num_faces() < 1 || target.num_faces() < 1) {
-    throw InvalidInput("correspondence: the reference and the target need faces");
-  }
+namespace {
+
+void ValidateLandmarks(const std::vector<CorrespondenceLandmark>& landmarks) {
   for (const CorrespondenceLandmark& l : landmarks) {
     if (!l.reference_mm.allFinite() || !l.target_mm.allFinite()) {
       throw InvalidInput("landmark " + l.name + ": coordinates must be finite");
     }
   }
-  ReportProgress(options.progress, 0.0, "aligning");
-  CorrespondenceSummary summary;
+}
 
-  // 1. Rigid / similarity start: Umeyama on >= 3 landmarks or the centroids,
-  // refined by ICP.
-  IcpOptions icp = options.icp;
-  icp.kind = options.alignment;
+// The rigid / similarity start: Umeyama on >= 3 landmarks or the centroids,
+// refined by ICP. Fills summary->icp, initial and initial_from_landmarks.
+void StartAlignment(const TriangleMesh& reference, const TriangleMesh& target,
+                    const std::vector<CorrespondenceLandmark>& landmarks, AlignmentKind kind,
+                    IcpOptions icp, CorrespondenceSummary* summary) {
+  icp.kind = kind;
   SimilarityTransform start_transform;
   if (landmarks.size() >= 3) {
     MatrixX3dR a(static_cast<Eigen::Index>(landmarks.size()), 3), b(a.rows(), 3);
@@ -461,144 +455,440 @@ CorrespondenceSummary RegisterTemplate(const TriangleMesh& reference, const Tria
       a.row(static_cast<Eigen::Index>(k)) = landmarks[k].reference_mm.transpose();
       b.row(static_cast<Eigen::Index>(k)) = landmarks[k].target_mm.transpose();
     }
-    start_transform = Umeyama(a, b, options.alignment == AlignmentKind::kSimilarity);
-    summary.initial_from_landmarks = true;
+    start_transform = Umeyama(a, b, kind == AlignmentKind::kSimilarity);
+    summary->initial_from_landmarks = true;
   } else {
-    start_transform = CentroidAlignment(reference, target, options.alignment);
+    start_transform = CentroidAlignment(reference, target, kind);
   }
-  summary.icp = IterativeClosestPoint(reference, target, start_transform, icp);
-  summary.initial = summary.icp.target_from_source;
+  summary->icp = IterativeClosestPoint(reference, target, start_transform, icp);
+  summary->initial = summary->icp.target_from_source;
+}
 
-  TriangleMesh aligned;
-  aligned.vertices = summary.initial.Apply(reference.vertices);
-  aligned.faces = reference.faces;
-  const Eigen::VectorXd area = VertexAreas(aligned);
-  if (!(area.sum() > 0)) throw InvalidInput("reference: the surface has zero area");
-  Frame frame;
-  frame.centre = internal::WeightedCentroid(aligned.vertices, area);
-  frame.radius = std::sqrt(
-      ((aligned.vertices.rowwise() - frame.centre.transpose()).rowwise().squaredNorm().transpose() *
-       area)(0) /
-      area.sum());
+// The reference landmarks as barycentric points of the reference's faces
+// (valid for every mesh with those faces).
+std::vector<BarycentricPoint> ReferenceLandmarkPoints(
+    const TriangleMesh& reference, const std::vector<CorrespondenceLandmark>& landmarks) {
+  std::vector<BarycentricPoint> points;
+  if (landmarks.empty()) return points;
+  const SurfaceLocator locator(reference);
+  for (const CorrespondenceLandmark& l : landmarks) {
+    points.push_back(Barycentric(reference.vertices, reference.faces, locator, l.reference_mm));
+  }
+  return points;
+}
 
-  // 2. The level the linear systems are solved on: the reference itself, or
-  // for a large reference a decimated copy whose transforms are carried over.
-  const bool coarse =
-      options.max_solve_vertices > 0 && aligned.num_vertices() > options.max_solve_vertices;
-  const TriangleMesh level =
-      coarse ? DecimateSurface(aligned, 2 * static_cast<int64_t>(options.max_solve_vertices))
-             : aligned;
-  summary.solve_vertices = level.num_vertices();
-  std::vector<BarycentricPoint> lm_points;
-  std::vector<Eigen::Vector3d> lm_targets;
-  if (!landmarks.empty()) {
-    const SurfaceLocator locator(level);
-    for (const CorrespondenceLandmark& l : landmarks) {
-      lm_points.push_back(
-          Barycentric(level.vertices, level.faces, locator,
-                      summary.initial.Apply(l.reference_mm.transpose()).transpose()));
-      lm_targets.push_back(l.target_mm);
+std::vector<std::vector<int>> VertexNeighbours(const MatrixX3iR& faces, int64_t n) {
+  std::vector<std::vector<int>> neighbours(static_cast<size_t>(n));
+  for (const auto& [i, j] : Edges(faces)) {
+    neighbours[static_cast<size_t>(i)].push_back(j);
+    neighbours[static_cast<size_t>(j)].push_back(i);
+  }
+  return neighbours;
+}
+
+// The vertices marked in `mask` moved to the mean of their neighbours.
+MatrixX3dR RelaxTowardsNeighbours(const MatrixX3dR& vertices,
+                                  const std::vector<std::vector<int>>& neighbours,
+                                  const std::vector<char>& mask) {
+  MatrixX3dR relaxed = vertices;
+  for (Eigen::Index i = 0; i < vertices.rows(); ++i) {
+    const auto& ring = neighbours[static_cast<size_t>(i)];
+    if (!mask[static_cast<size_t>(i)] || ring.empty()) continue;
+    Eigen::RowVector3d mean = Eigen::RowVector3d::Zero();
+    for (int j : ring) mean += vertices.row(j);
+    relaxed.row(i) = mean / static_cast<double>(ring.size());
+  }
+  return relaxed;
+}
+
+// Moves `current` onto the target: a few rounds, each guarded against
+// folding, in which the vertices held back by the guard (their projection
+// would flip a face) first relax to the mean of their neighbours (untangling
+// the crowded patch) and are then projected again. Marks the vertices left
+// off the surface in *limited and returns their count.
+int64_t ProjectOntoTarget(const internal::TargetSurface& surface, const MatrixX3iR& faces,
+                          const MatrixX3dR& guard_normals, MatrixX3dR* current,
+                          std::vector<char>* limited) {
+  const int64_t n = current->rows();
+  const std::vector<std::vector<int>> neighbours = VertexNeighbours(faces, n);
+  std::vector<char> held(static_cast<size_t>(n), 0);
+  for (int round = 0; round < kProjectionRounds; ++round) {
+    if (round > 0) {
+      std::vector<char> ignored(static_cast<size_t>(n), 0);
+      *current = LimitStepsAgainstFolding(*current,
+                                          RelaxTowardsNeighbours(*current, neighbours, held),
+                                          faces, guard_normals, &ignored);
+    }
+    const internal::ClosestPoints cp = surface.Query(*current);
+    held.assign(static_cast<size_t>(n), 0);
+    *current = LimitStepsAgainstFolding(*current, cp.points, faces, guard_normals, &held);
+    if (std::find(held.begin(), held.end(), 1) == held.end()) break;
+  }
+  int64_t unprojected = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (held[static_cast<size_t>(i)]) {
+      (*limited)[static_cast<size_t>(i)] = 1;
+      ++unprojected;
     }
   }
-  const internal::TargetSurface surface(target);
-  std::vector<char> level_limited(static_cast<size_t>(level.num_vertices()), 0);
-  const Deformation d = NonRigidIcp(level.vertices, level.faces, frame, surface, lm_points,
-                                    lm_targets, options, coarse ? 0.8 : 0.9, &level_limited);
-  summary.stages = d.stages;
-  summary.iterations = d.iterations;
+  return unprojected;
+}
 
+// Untangles the faces of `vertices` flipped against `guard_normals` (a model
+// instance may fold where the model's mean does not): their vertices relax to
+// the mean of their neighbours, for a few rounds. Returns how many vertices
+// moved.
+int64_t UntangleFlippedFaces(const MatrixX3iR& faces, const MatrixX3dR& guard_normals,
+                             MatrixX3dR* vertices) {
+  constexpr int kRounds = 20;
+  const int64_t n = vertices->rows();
+  std::vector<std::vector<int>> neighbours;
+  std::vector<char> moved(static_cast<size_t>(n), 0);
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<char> mask(static_cast<size_t>(n), 0);
+    bool any = false;
+    for (Eigen::Index f = 0; f < faces.rows(); ++f) {
+      if (guard_normals.row(f).squaredNorm() == 0 ||
+          !Flipped(*vertices, faces, guard_normals, f)) {
+        continue;
+      }
+      for (int k = 0; k < 3; ++k) mask[static_cast<size_t>(faces(f, k))] = 1;
+      any = true;
+    }
+    if (!any) break;
+    if (neighbours.empty()) neighbours = VertexNeighbours(faces, n);
+    for (int64_t i = 0; i < n; ++i) moved[static_cast<size_t>(i)] |= mask[static_cast<size_t>(i)];
+    *vertices = RelaxTowardsNeighbours(*vertices, neighbours, mask);
+  }
+  return std::count(moved.begin(), moved.end(), 1);
+}
+
+// Everything after the start: the non-rigid ICP stages on `aligned` (the
+// reference posed on the target; skipped when run_stages is false), the
+// transfer from a decimated level, the projection and the summary's
+// measurements. `reference` is the undeformed reference the flips are
+// counted against (rotated by summary->initial.rotation).
+void DeformAligned(const TriangleMesh& reference, const TriangleMesh& aligned,
+                   const TriangleMesh& target, const internal::TargetSurface& surface,
+                   const std::vector<CorrespondenceLandmark>& landmarks,
+                   const CorrespondenceOptions& options, bool run_stages, double progress_from,
+                   CorrespondenceSummary* summary) {
   const int64_t n = aligned.num_vertices();
   const MatrixX3iR& faces = reference.faces;
-  const MatrixX3dR reference_normals = internal::FaceNormals(aligned.vertices, faces);
+  // The folding guard compares every face with the reference's, rotated by
+  // the start (for RegisterTemplate the normals of `aligned` itself).
+  const MatrixX3dR guard_normals =
+      internal::FaceNormals(reference.vertices, faces) * summary->initial.rotation.transpose();
+  const std::vector<BarycentricPoint> reference_lm = ReferenceLandmarkPoints(reference, landmarks);
   std::vector<char> limited(static_cast<size_t>(n), 0);
-  MatrixX3dR current;
-  if (coarse) {
-    // Every reference vertex takes the barycentric blend of the transforms of
-    // the decimated face closest to it, applied to its own coordinates.
-    ReportProgress(options.progress, 0.8, "carrying the deformation over");
-    const SurfaceLocator locator(level);
-    const Eigen::MatrixXd vh = frame.Homogeneous(aligned.vertices);
-    MatrixX3dR moved(n, 3);
-    for (int64_t i = 0; i < n; ++i) {
-      const BarycentricPoint b =
-          Barycentric(level.vertices, level.faces, locator, aligned.vertices.row(i).transpose());
-      Eigen::Matrix<double, 4, 3> x = Eigen::Matrix<double, 4, 3>::Zero();
-      for (int k = 0; k < 3; ++k) {
-        x += b.weight(k) * d.x.middleRows<4>(4 * b.vertex[static_cast<size_t>(k)]);
+  MatrixX3dR current = aligned.vertices;
+  const double share = 0.9 - progress_from;
+  if (run_stages) {
+    const Eigen::VectorXd area = VertexAreas(aligned);
+    if (!(area.sum() > 0)) throw InvalidInput("reference: the surface has zero area");
+    Frame frame;
+    frame.centre = internal::WeightedCentroid(aligned.vertices, area);
+    frame.radius = std::sqrt(((aligned.vertices.rowwise() - frame.centre.transpose())
+                                  .rowwise()
+                                  .squaredNorm()
+                                  .transpose() *
+                              area)(0) /
+                             area.sum());
+    // The level the linear systems are solved on: the reference itself, or
+    // for a large reference a decimated copy whose transforms are carried over.
+    const bool coarse =
+        options.max_solve_vertices > 0 && aligned.num_vertices() > options.max_solve_vertices;
+    const TriangleMesh level =
+        coarse ? DecimateSurface(aligned, 2 * static_cast<int64_t>(options.max_solve_vertices))
+               : aligned;
+    summary->solve_vertices = level.num_vertices();
+    std::vector<BarycentricPoint> lm_points;
+    std::vector<Eigen::Vector3d> lm_targets;
+    if (!landmarks.empty()) {
+      const SurfaceLocator locator(level);
+      for (size_t l = 0; l < landmarks.size(); ++l) {
+        lm_points.push_back(Barycentric(level.vertices, level.faces, locator,
+                                        Evaluate(reference_lm[l], aligned.vertices)));
+        lm_targets.push_back(landmarks[l].target_mm);
       }
-      moved.row(i) = frame.centre.transpose() + frame.radius * (vh.row(i) * x);
     }
-    current = LimitStepsAgainstFolding(aligned.vertices, moved, faces, reference_normals, &limited);
-  } else {
-    current = d.vertices;
-    limited = level_limited;
+    std::vector<char> level_limited(static_cast<size_t>(level.num_vertices()), 0);
+    const Deformation d = NonRigidIcp(
+        level.vertices, level.faces, frame, surface, lm_points, lm_targets, options,
+        coarse ? internal::FaceNormals(level.vertices, level.faces) : guard_normals, progress_from,
+                                      coarse ? share - 0.1 : share, &level_limited);
+    summary->stages = d.stages;
+    summary->iterations = d.iterations;
+    if (coarse) {
+      // Every reference vertex takes the barycentric blend of the transforms
+      // of the decimated face closest to it, applied to its own coordinates.
+      ReportProgress(options.progress, 0.8, "carrying the deformation over");
+      const SurfaceLocator locator(level);
+      const Eigen::MatrixXd vh = frame.Homogeneous(aligned.vertices);
+      MatrixX3dR moved(n, 3);
+      for (int64_t i = 0; i < n; ++i) {
+        const BarycentricPoint b =
+            Barycentric(level.vertices, level.faces, locator, aligned.vertices.row(i).transpose());
+        Eigen::Matrix<double, 4, 3> x = Eigen::Matrix<double, 4, 3>::Zero();
+        for (int k = 0; k < 3; ++k) {
+          x += b.weight(k) * d.x.middleRows<4>(4 * b.vertex[static_cast<size_t>(k)]);
+        }
+        moved.row(i) = frame.centre.transpose() + frame.radius * (vh.row(i) * x);
+      }
+      current =
+          LimitStepsAgainstFolding(aligned.vertices, moved, faces, guard_normals, &limited);
+    } else {
+      current = d.vertices;
+      limited = level_limited;
+    }
   }
 
-  // 3. Projection onto the target.
   if (options.project_to_surface) {
     ReportProgress(options.progress, 0.9, "projecting");
-    // A vertex held back because its projection would flip a face may go
-    // once its neighbours are on the surface: a few rounds, each guarded, in
-    // which the held vertices first relax to the mean of their neighbours
-    // (untangling the crowded patch) and are then projected again.
-    std::vector<std::vector<int>> neighbours(static_cast<size_t>(n));
-    for (const auto& [i, j] : Edges(faces)) {
-      neighbours[static_cast<size_t>(i)].push_back(j);
-      neighbours[static_cast<size_t>(j)].push_back(i);
-    }
-    std::vector<char> held(static_cast<size_t>(n), 0);
-    for (int round = 0; round < kProjectionRounds; ++round) {
-      if (round > 0) {
-        MatrixX3dR relaxed = current;
-        for (int64_t i = 0; i < n; ++i) {
-          const auto& ring = neighbours[static_cast<size_t>(i)];
-          if (!held[static_cast<size_t>(i)] || ring.empty()) continue;
-          Eigen::RowVector3d mean = Eigen::RowVector3d::Zero();
-          for (int j : ring) mean += current.row(j);
-          relaxed.row(i) = mean / static_cast<double>(ring.size());
-        }
-        std::vector<char> ignored(static_cast<size_t>(n), 0);
-        current = LimitStepsAgainstFolding(current, relaxed, faces, reference_normals, &ignored);
-      }
-      const internal::ClosestPoints cp = surface.Query(current);
-      held.assign(static_cast<size_t>(n), 0);
-      current = LimitStepsAgainstFolding(current, cp.points, faces, reference_normals, &held);
-      if (std::find(held.begin(), held.end(), 1) == held.end()) break;
-    }
-    for (int64_t i = 0; i < n; ++i) {
-      if (held[static_cast<size_t>(i)]) {
-        limited[static_cast<size_t>(i)] = 1;
-        ++summary.unprojected_vertices;
-      }
-    }
+    summary->unprojected_vertices =
+        ProjectOntoTarget(surface, faces, guard_normals, &current, &limited);
   }
 
-  summary.mesh.vertices = current;
-  summary.mesh.faces = faces;
-  summary.limited_vertices = std::count(limited.begin(), limited.end(), 1);
-  summary.flipped_faces = CountFlippedFaces(reference, summary.mesh, summary.initial.rotation);
-  summary.max_vertex_distance_mm = surface.Query(current).distances.maxCoeff();
+  summary->mesh.vertices = current;
+  summary->mesh.faces = faces;
+  summary->limited_vertices += std::count(limited.begin(), limited.end(), 1);
+  summary->flipped_faces = CountFlippedFaces(reference, summary->mesh, summary->initial.rotation);
+  summary->max_vertex_distance_mm = surface.Query(current).distances.maxCoeff();
   SurfaceDistanceOptions distance_options;
   distance_options.compute_dice = false;
   const SurfaceDistanceSummary dist =
-      ComputeSurfaceDistance(summary.mesh, target, distance_options);
-  summary.mean_distance_mm = dist.mean_mm;
-  summary.rms_distance_mm = dist.rms_mm;
-  summary.hausdorff_mm = dist.hausdorff_mm;
+      ComputeSurfaceDistance(summary->mesh, target, distance_options);
+  summary->mean_distance_mm = dist.mean_mm;
+  summary->rms_distance_mm = dist.rms_mm;
+  summary->hausdorff_mm = dist.hausdorff_mm;
   if (!landmarks.empty()) {
-    // The reference landmarks as barycentric points of the output mesh.
-    const SurfaceLocator locator(aligned);
     double sum = 0;
-    for (const CorrespondenceLandmark& l : landmarks) {
-      const BarycentricPoint b =
-          Barycentric(aligned.vertices, faces, locator,
-                      summary.initial.Apply(l.reference_mm.transpose()).transpose());
-      sum += (Evaluate(b, current) - l.target_mm).norm();
+    for (size_t l = 0; l < landmarks.size(); ++l) {
+      sum += (Evaluate(reference_lm[l], current) - landmarks[l].target_mm).norm();
     }
-    summary.landmark_mean_error_mm = sum / static_cast<double>(landmarks.size());
+    summary->landmark_mean_error_mm = sum / static_cast<double>(landmarks.size());
   }
   ReportProgress(options.progress, 1.0, "done");
-  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void ValidateMeshes(const TriangleMesh& reference, const char* reference_name,
+                    const TriangleMesh& target) {
+  ValidateMesh(reference, reference_name);
+  ValidateMesh(target, "target");
+  if (reference.num_faces() < 1 || target.num_faces() < 1) {
+    throw InvalidInput(std::string("correspondence: the ") + reference_name +
+                       " and the target need faces");
+  }
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+CorrespondenceSummary RegisterTemplate(const TriangleMesh& reference, const TriangleMesh& target,
+                                       const std::vector<CorrespondenceLandmark>& landmarks,
+                                       const CorrespondenceOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  std::string error;
+  if (!options.IsValid(&error)) throw InvalidInput("correspondence options: " + error);
+  ValidateMeshes(reference, "reference", target);
+  ValidateLandmarks(landmarks);
+  ReportProgress(options.progress, 0.0, "aligning");
+  CorrespondenceSummary summary;
+  StartAlignment(reference, target, landmarks, options.alignment, options.icp, &summary);
+  TriangleMesh aligned;
+  aligned.vertices = summary.initial.Apply(reference.vertices);
+  aligned.faces = reference.faces;
+  const internal::TargetSurface surface(target);
+  DeformAligned(reference, aligned, target, surface, landmarks, options, true, 0.0, &summary);
+  summary.seconds = SecondsSince(start);
+  return summary;
+}
+
+CorrespondenceOptions ModelCorrespondenceOptions::DefaultRefinement() {
+  CorrespondenceOptions o;
+  o.stiffness = {1, 0.3, 0.1, 0.03};
+  o.tangential_weight = 1.0;
+  o.sliding_stiffness = 0.0;
+  return o;
+}
+
+bool ModelCorrespondenceOptions::IsValid(std::string* error) const {
+  std::string e, sub;
+  IcpOptions i = icp;
+  i.kind = alignment;
+  if (alignment != AlignmentKind::kRigid && alignment != AlignmentKind::kSimilarity) {
+    e = "alignment must be rigid or similarity";
+  } else if (!i.IsValid(&sub)) {
+    e = "icp: " + sub;
+  } else if (noise_mm.empty()) {
+    e = "noise_mm needs at least one stage";
+  } else if (max_iterations_per_stage < 1) {
+    e = "max_iterations_per_stage must be >= 1";
+  } else if (!(tolerance_mm >= 0)) {
+    e = "tolerance_mm must be >= 0";
+  } else if (!(tangential_weight >= 0 && tangential_weight <= 1)) {
+    e = "tangential_weight must be in [0, 1]";
+  } else if (!(landmark_noise_mm > 0 && std::isfinite(landmark_noise_mm))) {
+    e = "landmark_noise_mm must be > 0";
+  } else if (!(max_normal_angle > 0 && max_normal_angle <= 3.14159265358979323846)) {
+    e = "max_normal_angle must be in (0, pi]";
+  } else if (!refine.IsValid(&sub)) {
+    e = "refine: " + sub;
+  }
+  for (size_t k = 0; e.empty() && k < noise_mm.size(); ++k) {
+    if (!(noise_mm[k] > 0 && std::isfinite(noise_mm[k]))) e = "noise_mm values must be finite and > 0";
+  }
+  if (error) *error = e;
+  return e.empty();
+}
+
+namespace {
+
+struct ModelFit {
+  Eigen::VectorXd coefficients;
+  SimilarityTransform pose;  // target_from_model
+  MatrixX3dR posed;          // pose applied to the instance
+  int stages = 0;
+  int iterations = 0;
+};
+
+// The posterior-mean fit of RegisterModel (see there), from `start`.
+ModelFit FitModel(const ShapeModel& model, const internal::TargetSurface& surface,
+                  const SimilarityTransform& start, const std::vector<BarycentricPoint>& lm_points,
+                  const std::vector<CorrespondenceLandmark>& landmarks,
+                  const ModelCorrespondenceOptions& options) {
+  const Eigen::Index v = model.num_vertices();
+  const int k = model.num_modes();
+  const Eigen::MatrixXd w = model.ScaledBasis();  // 3V by K
+  const MatrixX3dR mean = model.MeanMesh().vertices;
+  const double cos_max = std::cos(options.max_normal_angle);
+  const double eps = options.tangential_weight;
+  // The landmarks' rows of the mean and the basis (3 by K each).
+  std::vector<Eigen::Vector3d> lm_mean;
+  std::vector<Eigen::MatrixXd> lm_basis;
+  for (const BarycentricPoint& b : lm_points) {
+    lm_mean.push_back(Evaluate(b, mean));
+    Eigen::MatrixXd rows = Eigen::MatrixXd::Zero(3, k);
+    for (int c = 0; c < 3; ++c) rows += b.weight(c) * w.middleRows<3>(3 * b.vertex[static_cast<size_t>(c)]);
+    lm_basis.push_back(rows);
+  }
+
+  ModelFit fit;
+  fit.coefficients = Eigen::VectorXd::Zero(k);
+  fit.pose = start;
+  MatrixX3dR shape = mean;
+  fit.posed = start.Apply(shape);
+  const double total = static_cast<double>(options.noise_mm.size() * options.max_iterations_per_stage);
+  Eigen::MatrixXd projected(v, k);  // row i: n_i^T W_i
+  for (double sigma : options.noise_mm) {
+    const double inv_var = 1.0 / (sigma * sigma);
+    for (int it = 0; it < options.max_iterations_per_stage; ++it) {
+      ReportProgress(options.progress, 0.8 * (fit.iterations) / total, "fitting the model");
+      const internal::ClosestPoints cp = surface.Query(fit.posed);
+      const MatrixX3dR vertex_normals = internal::VertexNormals(fit.posed, model.faces());
+      // Observations in model space: y_i = pose^-1(u_i), normals R^T n_i.
+      const Eigen::Matrix3d rt = fit.pose.rotation.transpose();
+      const double inv_scale = 1.0 / fit.pose.scale;
+      Eigen::VectorXd weight(v);
+      Eigen::VectorXd rhs = Eigen::VectorXd::Zero(k);
+      Eigen::VectorXd residual = Eigen::VectorXd::Zero(3 * v);  // eps-weighted point-to-point part
+      for (Eigen::Index i = 0; i < v; ++i) {
+        weight(i) = vertex_normals.row(i).dot(cp.normals.row(i)) >= cos_max ? 1.0 : 0.0;
+        const Eigen::Vector3d n = rt * cp.normals.row(i).transpose();
+        const Eigen::Vector3d r =
+            inv_scale * (rt * (cp.points.row(i).transpose() - fit.pose.translation)) -
+            mean.row(i).transpose();
+        projected.row(i) = n.transpose() * w.middleRows<3>(3 * i);
+        rhs += ((1.0 - eps) * weight(i) * n.dot(r)) * projected.row(i).transpose();
+        residual.segment<3>(3 * i) = weight(i) * r;
+      }
+      rhs += eps * (w.transpose() * residual);
+      Eigen::MatrixXd a = (1.0 - eps) * (projected.transpose() * weight.asDiagonal() * projected);
+      if (eps > 0) {
+        a += eps * (w.transpose() * weight.replicate(1, 3).transpose().reshaped().asDiagonal() * w);
+      }
+      a *= inv_var;
+      rhs *= inv_var;
+      a.diagonal().array() += 1.0;
+      const double lm_inv_var = 1.0 / (options.landmark_noise_mm * options.landmark_noise_mm);
+      for (size_t l = 0; l < lm_points.size(); ++l) {
+        const Eigen::Vector3d y =
+            inv_scale * (rt * (landmarks[l].target_mm - fit.pose.translation)) - lm_mean[l];
+        a += lm_inv_var * lm_basis[l].transpose() * lm_basis[l];
+        rhs += lm_inv_var * lm_basis[l].transpose() * y;
+      }
+      const Eigen::LDLT<Eigen::MatrixXd> solver(a);
+      if (solver.info() != Eigen::Success) {
+        throw NotConverged("model fit: the coefficient system is singular");
+      }
+      fit.coefficients = solver.solve(rhs);
+      shape = mean;
+      shape.reshaped<Eigen::RowMajor>() += w * fit.coefficients;
+      // The pose: Umeyama between the instance and its accepted closest points.
+      const Eigen::Index accepted = static_cast<Eigen::Index>(weight.sum());
+      if (accepted >= 3) {
+        MatrixX3dR from(accepted, 3), to(accepted, 3);
+        for (Eigen::Index i = 0, j = 0; i < v; ++i) {
+          if (weight(i) == 0) continue;
+          from.row(j) = shape.row(i);
+          to.row(j++) = cp.points.row(i);
+        }
+        fit.pose = Umeyama(from, to, options.alignment == AlignmentKind::kSimilarity);
+      }
+      MatrixX3dR next = fit.pose.Apply(shape);
+      if (!next.allFinite()) throw NotConverged("model fit: non-finite instance");
+      const double change = std::sqrt((next - fit.posed).rowwise().squaredNorm().mean());
+      fit.posed = std::move(next);
+      ++fit.iterations;
+      if (change < options.tolerance_mm) break;
+    }
+    ++fit.stages;
+  }
+  return fit;
+}
+
+}  // namespace
+
+CorrespondenceSummary RegisterModel(const ShapeModel& model, const TriangleMesh& target,
+                                    const std::vector<CorrespondenceLandmark>& landmarks,
+                                    const ModelCorrespondenceOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  std::string error;
+  if (!options.IsValid(&error)) throw InvalidInput("model correspondence options: " + error);
+  if (model.num_vertices() < 3 || model.faces().rows() < 1) {
+    throw InvalidInput("model correspondence: the model needs vertices and faces");
+  }
+  const TriangleMesh mean = model.MeanMesh();
+  ValidateMeshes(mean, "model mean", target);
+  ValidateLandmarks(landmarks);
+  ReportProgress(options.progress, 0.0, "aligning");
+  CorrespondenceSummary summary;
+  StartAlignment(mean, target, landmarks, options.alignment, options.icp, &summary);
+  const internal::TargetSurface surface(target);
+  const ModelFit fit = FitModel(model, surface, summary.initial, ReferenceLandmarkPoints(mean, landmarks),
+                                landmarks, options);
+  summary.model_coefficients = fit.coefficients;
+  summary.model_mahalanobis = fit.coefficients.norm();
+  summary.model_fit_stages = fit.stages;
+  summary.model_fit_iterations = fit.iterations;
+  summary.model_fit_mean_mm = surface.Query(fit.posed).distances.mean();
+  summary.initial = fit.pose;
+
+  // The instance, with any face flipped against the posed mean untangled.
+  TriangleMesh instance;
+  instance.faces = mean.faces;
+  instance.vertices = fit.posed;
+  summary.limited_vertices = UntangleFlippedFaces(
+      mean.faces, internal::FaceNormals(mean.vertices, mean.faces) * fit.pose.rotation.transpose(),
+      &instance.vertices);
+  CorrespondenceOptions refine = options.refine;
+  refine.progress = options.progress;
+  DeformAligned(mean, instance, target, surface, landmarks, refine, options.refine_surface, 0.8,
+                &summary);
+  summary.seconds = SecondsSince(start);
   return summary;
 }
 

@@ -14,6 +14,7 @@
 #include "ssmx/core/error.h"
 #include "ssmx/ssm/correspondence.h"
 #include "ssmx/ssm/icp.h"
+#include "ssmx/ssm/shape_model.h"
 
 namespace ssmx::python {
 namespace {
@@ -105,6 +106,13 @@ IcpSummary whose target_from_source maps source points onto the target.)doc");
       .def_readonly("rms_distance_mm", &ssm::CorrespondenceSummary::rms_distance_mm)
       .def_readonly("hausdorff_mm", &ssm::CorrespondenceSummary::hausdorff_mm)
       .def_readonly("landmark_mean_error_mm", &ssm::CorrespondenceSummary::landmark_mean_error_mm)
+      .def_readonly("model_coefficients", &ssm::CorrespondenceSummary::model_coefficients,
+                    "correspond_with_model: the fitted standardised coefficients (K,)")
+      .def_readonly("model_mahalanobis", &ssm::CorrespondenceSummary::model_mahalanobis)
+      .def_readonly("model_fit_mean_mm", &ssm::CorrespondenceSummary::model_fit_mean_mm,
+                    "correspond_with_model: mean distance of the fitted instance to the target")
+      .def_readonly("model_fit_stages", &ssm::CorrespondenceSummary::model_fit_stages)
+      .def_readonly("model_fit_iterations", &ssm::CorrespondenceSummary::model_fit_iterations)
       .def_readonly("seconds", &ssm::CorrespondenceSummary::seconds)
       .def("brief_report", &ssm::CorrespondenceSummary::BriefReport)
       .def("__repr__", &ssm::CorrespondenceSummary::BriefReport);
@@ -150,6 +158,47 @@ result's mesh has the reference's faces and vertex count. The closest-point
 term is point-to-plane plus tangential_weight times point-to-point (1: plain
 point-to-point), the tangential weight growing below sliding_stiffness. See
 docs/correspondence.md.)doc");
+  const ssm::ModelCorrespondenceOptions mc0;
+  m.def(
+      "correspond_with_model",
+      [](const ssm::ShapeModel& model, const TriangleMesh& target,
+         const std::map<std::string, Eigen::Vector3d>& reference_landmarks,
+         const std::map<std::string, Eigen::Vector3d>& target_landmarks,
+         const std::string& alignment, std::optional<std::vector<double>> noise_mm,
+         int max_iterations_per_stage, double tangential_weight, double landmark_noise_mm,
+         bool refine_surface, std::optional<std::vector<double>> refine_stiffness,
+         bool project_to_surface, double trim_fraction, py::handle progress) {
+        GilFreeCall call;
+        ssm::ModelCorrespondenceOptions options;
+        options.alignment = ssm::ParseAlignmentKind(alignment, "alignment");
+        if (noise_mm) options.noise_mm = *noise_mm;
+        options.max_iterations_per_stage = max_iterations_per_stage;
+        options.tangential_weight = tangential_weight;
+        options.landmark_noise_mm = landmark_noise_mm;
+        options.refine_surface = refine_surface;
+        if (refine_stiffness) options.refine.stiffness = *refine_stiffness;
+        options.refine.project_to_surface = project_to_surface;
+        options.icp.trim_fraction = trim_fraction;
+        options.progress = call.Progress(progress);
+        const auto landmarks = PairLandmarks(reference_landmarks, target_landmarks);
+        return call.Run([&] { return ssm::RegisterModel(model, target, landmarks, options); });
+      },
+      "model"_a, "target"_a, py::kw_only(),
+      "reference_landmarks"_a = std::map<std::string, Eigen::Vector3d>(),
+      "target_landmarks"_a = std::map<std::string, Eigen::Vector3d>(), "alignment"_a = "similarity",
+      "noise_mm"_a = py::none(), "max_iterations_per_stage"_a = mc0.max_iterations_per_stage,
+      "tangential_weight"_a = mc0.tangential_weight,
+      "landmark_noise_mm"_a = mc0.landmark_noise_mm, "refine_surface"_a = mc0.refine_surface,
+      "refine_stiffness"_a = py::none(), "project_to_surface"_a = mc0.refine.project_to_surface,
+      "trim_fraction"_a = mc0.icp.trim_fraction, "progress"_a = py::none(), R"doc(
+Model-based correspondence: the shape model (a ShapeModel, e.g. from
+read_statismo_model) is fitted to the target surface (posterior mean given
+closest-point observations, noise annealed through noise_mm; pose rigid or
+similarity), then refined onto the surface by point-to-point non-rigid ICP
+(refine_stiffness) and projected. Vertex i of the result is what the model
+calls vertex i; the result has the model's faces. reference_landmarks lie on
+the model mean. Returns a CorrespondenceSummary with model_coefficients and
+model_fit_mean_mm. See docs/correspondence.md.)doc");
   m.def(
       "count_flipped_faces",
       [](const TriangleMesh& reference, const TriangleMesh& mesh, const Eigen::Matrix3d& rotation) {

@@ -569,6 +569,16 @@ class CorrespondenceSummary:
     @property
     def landmark_mean_error_mm(self) -> float: ...
     @property
+    def model_coefficients(self) -> _Float64: ...
+    @property
+    def model_mahalanobis(self) -> float: ...
+    @property
+    def model_fit_mean_mm(self) -> float: ...
+    @property
+    def model_fit_stages(self) -> int: ...
+    @property
+    def model_fit_iterations(self) -> int: ...
+    @property
     def seconds(self) -> float: ...
     def brief_report(self) -> str: ...
 
@@ -587,6 +597,23 @@ def correspond(
     trim_fraction: float = ...,
     tangential_weight: float = ...,
     sliding_stiffness: float = ...,
+    progress: Optional[_Progress] = ...,
+) -> CorrespondenceSummary: ...
+def correspond_with_model(
+    model: ShapeModel,
+    target: TriangleMesh,
+    *,
+    reference_landmarks: Dict[str, _Vector3] = ...,
+    target_landmarks: Dict[str, _Vector3] = ...,
+    alignment: Literal["rigid", "similarity"] = ...,
+    noise_mm: Optional[Sequence[float]] = ...,
+    max_iterations_per_stage: int = ...,
+    tangential_weight: float = ...,
+    landmark_noise_mm: float = ...,
+    refine_surface: bool = ...,
+    refine_stiffness: Optional[Sequence[float]] = ...,
+    project_to_surface: bool = ...,
+    trim_fraction: float = ...,
     progress: Optional[_Progress] = ...,
 ) -> CorrespondenceSummary: ...
 def count_flipped_faces(

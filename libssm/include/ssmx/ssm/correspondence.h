@@ -16,6 +16,7 @@
 #include "ssmx/core/triangle_mesh.h"
 #include "ssmx/ssm/alignment.h"
 #include "ssmx/ssm/icp.h"
+#include "ssmx/ssm/shape_model.h"
 
 namespace ssmx::ssm {
 
@@ -111,6 +112,16 @@ struct CorrespondenceSummary {
   // (the reference landmark's barycentric point on the output mesh) and the
   // target landmarks, mm; 0 without landmarks.
   double landmark_mean_error_mm = 0;
+  // RegisterModel only (empty / 0 for RegisterTemplate): the fitted model
+  // coefficients (standardised, a ~ N(0, I)), their Mahalanobis distance |a|,
+  // the mean distance of the fitted model instance's vertices to the target
+  // before refinement and projection (how much of the target the model itself
+  // explains), and the fit's stages and iterations.
+  Eigen::VectorXd model_coefficients;
+  double model_mahalanobis = 0;
+  double model_fit_mean_mm = 0;
+  int model_fit_stages = 0;
+  int model_fit_iterations = 0;
   double seconds = 0;
 
   std::string BriefReport() const;
@@ -146,6 +157,67 @@ struct CorrespondenceSummary {
 CorrespondenceSummary RegisterTemplate(const TriangleMesh& reference, const TriangleMesh& target,
                                        const std::vector<CorrespondenceLandmark>& landmarks = {},
                                        const CorrespondenceOptions& options = {});
+
+// How RegisterModel fits a shape model to a surface.
+struct ModelCorrespondenceOptions {
+  // The pose of the model instance on the target, estimated with the shape:
+  // kRigid or kSimilarity (for a model built with similarity alignment, whose
+  // modes carry no size). The start is the model mean aligned as in
+  // RegisterTemplate (landmarks or centroids, then ICP with `icp`).
+  AlignmentKind alignment = AlignmentKind::kSimilarity;
+  IcpOptions icp;
+  // Standard deviation of the observation noise (mm) of the closest-point
+  // observations, one stage each, decreasing and > 0: large at first, so the
+  // prior dominates while the closest points are still poor.
+  std::vector<double> noise_mm = {8, 4, 2, 1, 0.5, 0.3};
+  // Iterations (closest points, coefficients, pose) per stage at most; a stage
+  // ends earlier when the instance moves by less than tolerance_mm (RMS).
+  int max_iterations_per_stage = 6;
+  double tolerance_mm = 0.01;
+  // The closest-point observation: along the target normal, plus this share
+  // of the full point-to-point distance (1: point-to-point).
+  double tangential_weight = 0.1;
+  // Noise SD of landmark observations (mm).
+  double landmark_noise_mm = 1.0;
+  // A closest-point pair counts only when the target face normal is within
+  // this angle of the instance's vertex normal (radians).
+  double max_normal_angle = 1.0471975511965976;  // 60 degrees
+  // After the fit, the instance is refined onto the target by RegisterTemplate's
+  // non-rigid ICP (these options; their alignment and icp are not used; by
+  // default point-to-point, so the model's placement of the vertices along
+  // the surface stays) and projected. refine_surface = false: only the
+  // projection (refine.project_to_surface) follows the fit.
+  bool refine_surface = true;
+  CorrespondenceOptions refine = DefaultRefinement();
+  ProgressCallback progress;
+
+  static CorrespondenceOptions DefaultRefinement();
+  bool IsValid(std::string* error) const;
+};
+
+// Model-based correspondence: a shape model (ShapeModel, e.g. from
+// ReadStatismoModel) is fitted to the target surface, and the fitted
+// instance, refined onto the surface, is the output; vertex i then is what
+// the model calls vertex i. This is the Gaussian-process registration of
+// Luethi et al. ("Gaussian Process Morphable Models", IEEE TPAMI 2018) with
+// the model's own low-rank covariance as the prior: for each noise level
+// sigma, repeatedly, every vertex of the posed instance takes its closest
+// target point u_i (pairs whose normals differ by more than max_normal_angle
+// are dropped) and the coefficients are the posterior mean
+//   a = argmin sum_i [(1-eps)(n_i . (x_i(a) - y_i))^2 + eps |x_i(a) - y_i|^2]
+//       / sigma^2 + |a|^2 (+ landmark terms)
+// with x(a) = mean + W a, y_i = pose^-1(u_i) and n_i the target normal in
+// model space (a K by K solve), then the pose is re-estimated by Umeyama
+// between the instance and the closest points. The prior decides where each
+// vertex lies along the surface, which the surface itself cannot tell on
+// spherical and cylindrical parts (see docs/correspondence.md). No face of the
+// output is flipped against the model mean (the folding guard of
+// RegisterTemplate). Landmarks: reference_mm on (or near) the model mean.
+// Throws InvalidInput for an empty model, a bad target or options,
+// NotConverged when a solve fails.
+CorrespondenceSummary RegisterModel(const ShapeModel& model, const TriangleMesh& target,
+                                    const std::vector<CorrespondenceLandmark>& landmarks = {},
+                                    const ModelCorrespondenceOptions& options = {});
 
 // The faces of `mesh` (same faces as `reference`) whose normal has turned by
 // 90 degrees or more from the normal of the same reference face rotated by
