@@ -131,7 +131,11 @@ std::vector<double> NumberList(const std::string& option, const std::string& tex
     }
     values.push_back(v);
   }
-  if (values.size() != count) {
+  if (count == 0 && values.empty()) {
+    throw UsageError("--" + option + " " + text + ": expected numbers separated by '" +
+                     separator + "'");
+  }
+  if (count != 0 && values.size() != count) {
     throw UsageError("--" + option + " " + text + ": expected " + std::to_string(count) +
                      " numbers separated by '" + separator + "'");
   }

@@ -53,8 +53,8 @@ class Arguments {
   std::vector<std::string> positional_;
 };
 
-// `count` finite numbers separated by `separator` ("--window 0,16"); throws
-// UsageError naming the option otherwise.
+// `count` (0: one or more) finite numbers separated by `separator` ("--window
+// 0,16"); throws UsageError naming the option otherwise.
 std::vector<double> NumberList(const std::string& option, const std::string& text, size_t count,
                                char separator = ',');
 

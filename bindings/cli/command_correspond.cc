@@ -1,5 +1,6 @@
 // `ssmx correspond`: dense correspondence by deforming a reference mesh onto
-// each target surface (optimal-step non-rigid ICP, docs/correspondence.md).
+// each target surface (optimal-step non-rigid ICP), or by fitting a shape
+// model to it (docs/correspondence.md).
 #include <cctype>
 #include <cmath>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include "ssmx/core/atomic_write.h"
 #include "ssmx/ssm/correspondence.h"
 #include "ssmx/ssm/mesh_io.h"
+#include "ssmx/ssm/statismo_io.h"
 
 namespace ssmx::cli {
 namespace {
@@ -110,34 +112,53 @@ nlohmann::json TransformJson(const ssm::SimilarityTransform& t) {
 int RunCorrespond(const std::vector<std::string>& argv, const Settings& settings) {
   Arguments args(
       "correspond",
-      "--reference REF --out DIR MESH... [--landmarks REF_LM --target-landmarks LM ...] "
-      "[--align similarity|rigid] [--json]",
+      "(--reference REF | --model MODEL.h5) --out DIR MESH... [--landmarks REF_LM "
+      "--target-landmarks LM ...] [--align similarity|rigid] [--json]",
       "Deforms the reference mesh onto every MESH so that each output has the reference's\n"
       "vertices and faces, placed on its own target surface (vertex i is the same point in\n"
       "all outputs; then ssmx build-model). Start: similarity (or rigid) ICP, or Umeyama on\n"
       "landmarks when given; then optimal-step non-rigid ICP (Amberg et al. 2007; point-to-plane\n"
       "data term) with a guard that keeps every triangle from flipping, and a final\n"
       "projection onto the target.\n"
+      "With --model (a statismo/scalismo shape model) the model is fitted to every MESH\n"
+      "instead (posterior mean given the closest points, noise annealed), refined by\n"
+      "point-to-point non-rigid ICP and projected: vertex i is what the model calls vertex i.\n"
       "Landmark files: JSON {\"name\": [x, y, z], ...} or CSV lines name,x,y,z (LPS mm); the\n"
       "names both files share are used. Writes DIR/<mesh name>.<ext> and DIR/correspondence.json\n"
       "(docs/correspondence.md).",
       "ssmx correspond --reference femur_ref.stl --out corr/ scans/*.stl --json");
   args.Option("reference", "REF", "the template mesh (its vertices and faces are kept)")
+      .Option("model", "MODEL.h5",
+              "a statismo shape model: fit it instead of deforming a reference (its mean's "
+              "vertices and faces are kept)")
       .Option("out", "DIR", "output folder (created when missing)")
-      .Option("landmarks", "FILE", "named points on the reference (.json or .csv)")
+      .Option("landmarks", "FILE", "named points on the reference or model mean (.json or .csv)")
       .Option("target-landmarks", "FILE",
               "named points on a target; repeat once per MESH, in the same order")
-      .Option("align", "KIND", "start alignment: similarity (default) or rigid")
-      .Option("format", "EXT", "output extension (.ply, .stl, .obj, .vtk, .vtp; default: REF's)")
+      .Option("align", "KIND",
+              "start alignment: similarity (default) or rigid; with --model the pose of the "
+              "fit (default: similarity if the model was built so, else rigid)")
+      .Option("format", "EXT",
+              "output extension (.ply, .stl, .obj, .vtk, .vtp; default: REF's, .ply with --model)")
       .Option("trim", "F", "fraction of pairs ICP rejects (default 0.1; raise for partial scans)")
       .Option("solve-vertices", "N",
               "solve on at most N vertices, carry the result to the rest (default 4000; 0: all)")
       .Option("tangential-weight", "W",
               "share of point-to-point in the closest-point term (default 0.001: point-to-plane, "
-              "vertices slide along the target; 1: point-to-point as in Amberg et al.)")
+              "vertices slide along the target; 1: point-to-point as in Amberg et al.; with "
+              "--model the model fit's share, default 0.1)")
+      .Option("noise", "MM,MM,...",
+              "--model: observation noise SD per stage, decreasing (default 8,4,2,1,0.5,0.3)")
+      .Option("no-refine", "", "--model: no non-rigid refinement after the fit, only projection")
       .Option("no-project", "", "leave the vertices where the deformation put them");
   if (!args.Parse(argv)) return 0;
-  if (!args.Has("reference")) throw UsageError("--reference REF is required");
+  const bool with_model = args.Has("model");
+  if (args.Has("reference") == with_model) {
+    throw UsageError("give either --reference REF or --model MODEL.h5");
+  }
+  if (!with_model && (args.Has("noise") || args.Flag("no-refine"))) {
+    throw UsageError("--noise and --no-refine apply to --model only");
+  }
   if (!args.Has("out")) throw UsageError("--out DIR is required");
   const std::vector<std::string>& meshes = args.positional();
   if (meshes.empty()) throw UsageError("give at least one MESH to register");
@@ -150,8 +171,10 @@ int RunCorrespond(const std::vector<std::string>& argv, const Settings& settings
                      std::to_string(meshes.size()) +
                      " meshes; give one per MESH, in the same order");
   }
-  const std::string reference_path = args.Value("reference");
-  std::string ext = Lower(args.Value("format", fs::path(reference_path).extension().string()));
+  const std::string reference_path = args.Value(with_model ? "model" : "reference");
+  std::string ext =
+      Lower(args.Value("format", with_model ? std::string(".ply")
+                                            : fs::path(reference_path).extension().string()));
   if (!ext.empty() && ext[0] != '.') ext = "." + ext;
   if (!ssm::HasMeshExtension("x" + ext)) {
     throw UsageError("--format " + ext +
@@ -165,12 +188,22 @@ int RunCorrespond(const std::vector<std::string>& argv, const Settings& settings
   options.icp.trim_fraction = args.Number("trim", options.icp.trim_fraction);
   options.max_solve_vertices = args.Integer("solve-vertices", options.max_solve_vertices);
   options.project_to_surface = !args.Flag("no-project");
-  options.tangential_weight = args.Number("tangential-weight", options.tangential_weight);
-  if (!(options.tangential_weight > 0 && options.tangential_weight <= 1)) {
-    throw UsageError("--tangential-weight must be in (0, 1] (1: point-to-point)");
+  ssm::ModelCorrespondenceOptions model_options;
+  if (with_model && args.Has("align")) model_options.pose = options.alignment;
+  model_options.icp.trim_fraction = options.icp.trim_fraction;
+  model_options.refine.max_solve_vertices = options.max_solve_vertices;
+  model_options.refine.project_to_surface = options.project_to_surface;
+  model_options.refine_surface = !args.Flag("no-refine");
+  if (args.Has("noise")) model_options.noise_mm = NumberList("noise", args.Value("noise"), 0);
+  double& tangential = with_model ? model_options.tangential_weight : options.tangential_weight;
+  tangential = args.Number("tangential-weight", tangential);
+  if (!(tangential <= 1 && (with_model ? tangential >= 0 : tangential > 0))) {
+    throw UsageError(with_model ? "--tangential-weight must be in [0, 1] (1: point-to-point)"
+                                : "--tangential-weight must be in (0, 1] (1: point-to-point)");
   }
   std::string error;
   if (!options.IsValid(&error)) throw UsageError("correspondence options: " + error);
+  if (!model_options.IsValid(&error)) throw UsageError("--model options: " + error);
 
   // Output names: one per mesh, distinct.
   const fs::path out_dir = args.Value("out");
@@ -185,7 +218,9 @@ int RunCorrespond(const std::vector<std::string>& argv, const Settings& settings
   }
 
   // Read everything before writing anything.
-  const TriangleMesh reference = ssm::ReadMesh(reference_path);
+  ssm::ShapeModel model;
+  if (with_model) model = ssm::ReadStatismoModel(reference_path);
+  const TriangleMesh reference = with_model ? model.MeanMesh() : ssm::ReadMesh(reference_path);
   NamedPoints reference_lm;
   if (args.Has("landmarks")) reference_lm = ReadLandmarks(args.Value("landmarks"));
   std::vector<std::vector<ssm::CorrespondenceLandmark>> landmarks(meshes.size());
@@ -210,10 +245,12 @@ int RunCorrespond(const std::vector<std::string>& argv, const Settings& settings
         return bar((static_cast<double>(i) + f) / static_cast<double>(meshes.size()),
                    fs::path(meshes[i]).filename().string() + ": " + stage);
       };
+      model_options.progress = options.progress;
     }
     ssm::CorrespondenceSummary s;
     try {
-      s = ssm::RegisterTemplate(reference, targets[i], landmarks[i], options);
+      s = with_model ? ssm::RegisterModel(model, targets[i], landmarks[i], model_options)
+                     : ssm::RegisterTemplate(reference, targets[i], landmarks[i], options);
     } catch (const InvalidInput& e) {
       throw InvalidInput(meshes[i] + ": " + e.what());
     } catch (const NotConverged& e) {
@@ -247,16 +284,28 @@ int RunCorrespond(const std::vector<std::string>& argv, const Settings& settings
          {"solves", s.iterations},
          {"solve_vertices", s.solve_vertices},
          {"seconds", s.seconds}});
+    if (with_model) {
+      nlohmann::json& r = results.back();
+      r["model_fit_mean_mm"] = s.model_fit_mean_mm;
+      r["model_mahalanobis"] = s.model_mahalanobis;
+      r["model_fit_iterations"] = s.model_fit_iterations;
+      r["model_coefficients"] = std::vector<double>(
+          s.model_coefficients.data(), s.model_coefficients.data() + s.model_coefficients.size());
+    }
   }
   const nlohmann::json summary = {
-      {"reference", reference_path},
+      {with_model ? "model" : "reference", reference_path},
       {"vertices", reference.num_vertices()},
       {"faces", reference.num_faces()},
-      {"alignment", ssm::AlignmentKindName(options.alignment)},
-      {"tangential_weight", options.tangential_weight},
-      {"method",
-       "optimal-step non-rigid ICP (Amberg et al. 2007), point-to-plane data term, "
-       "docs/correspondence.md"},
+      {"alignment", ssm::AlignmentKindName(with_model ? (model_options.pose ? *model_options.pose
+                                                                           : ssm::ModelPoseKind(model))
+                                                      : options.alignment)},
+      {"tangential_weight", tangential},
+      {"method", with_model ? "shape model fit (posterior mean given closest points, Luethi et al. "
+                              "2018), point-to-point non-rigid ICP refinement, "
+                              "docs/correspondence.md"
+                            : "optimal-step non-rigid ICP (Amberg et al. 2007), point-to-plane "
+                              "data term, docs/correspondence.md"},
       {"flipped_definition",
        "faces whose normal turned by >= 90 degrees against the aligned reference"},
       {"distance_definition",
@@ -269,7 +318,8 @@ int RunCorrespond(const std::vector<std::string>& argv, const Settings& settings
     std::cout << summary.dump(2) << std::endl;
     return 0;
   }
-  std::cout << "reference " << reference_path << ": " << reference.num_vertices() << " vertices, "
+  std::cout << (with_model ? "model " : "reference ") << reference_path << ": "
+            << reference.num_vertices() << " vertices, "
             << reference.num_faces() << " faces\n";
   for (const auto& r : results) {
     std::cout << r["input"].get<std::string>() << " -> " << r["output"].get<std::string>()

@@ -707,20 +707,33 @@ CorrespondenceSummary RegisterTemplate(const TriangleMesh& reference, const Tria
   return summary;
 }
 
+AlignmentKind ModelPoseKind(const ShapeModel& model) {
+  const auto& builders = model.info().builders;
+  for (auto b = builders.rbegin(); b != builders.rend(); ++b) {
+    const auto it = b->parameters.find("alignment");
+    if (it != b->parameters.end()) {
+      return it->second == AlignmentKindName(AlignmentKind::kSimilarity) ? AlignmentKind::kSimilarity
+                                                                         : AlignmentKind::kRigid;
+    }
+  }
+  return AlignmentKind::kRigid;
+}
+
 CorrespondenceOptions ModelCorrespondenceOptions::DefaultRefinement() {
   CorrespondenceOptions o;
   o.stiffness = {1, 0.3, 0.1, 0.03};
   o.tangential_weight = 1.0;
   o.sliding_stiffness = 0.0;
+  o.landmark_weight = 0.0;  // the fit has used them
   return o;
 }
 
 bool ModelCorrespondenceOptions::IsValid(std::string* error) const {
   std::string e, sub;
   IcpOptions i = icp;
-  i.kind = alignment;
-  if (alignment != AlignmentKind::kRigid && alignment != AlignmentKind::kSimilarity) {
-    e = "alignment must be rigid or similarity";
+  i.kind = AlignmentKind::kSimilarity;
+  if (pose && *pose != AlignmentKind::kRigid && *pose != AlignmentKind::kSimilarity) {
+    e = "pose must be rigid or similarity";
   } else if (!i.IsValid(&sub)) {
     e = "icp: " + sub;
   } else if (noise_mm.empty()) {
@@ -755,78 +768,129 @@ struct ModelFit {
   int iterations = 0;
 };
 
-// The posterior-mean fit of RegisterModel (see there), from `start`.
-ModelFit FitModel(const ShapeModel& model, const internal::TargetSurface& surface,
-                  const SimilarityTransform& start, const std::vector<BarycentricPoint>& lm_points,
-                  const std::vector<CorrespondenceLandmark>& landmarks,
-                  const ModelCorrespondenceOptions& options) {
-  const Eigen::Index v = model.num_vertices();
-  const int k = model.num_modes();
-  const Eigen::MatrixXd w = model.ScaledBasis();  // 3V by K
-  const MatrixX3dR mean = model.MeanMesh().vertices;
-  const double cos_max = std::cos(options.max_normal_angle);
-  const double eps = options.tangential_weight;
-  // The landmarks' rows of the mean and the basis (3 by K each).
-  std::vector<Eigen::Vector3d> lm_mean;
-  std::vector<Eigen::MatrixXd> lm_basis;
-  for (const BarycentricPoint& b : lm_points) {
-    lm_mean.push_back(Evaluate(b, mean));
-    Eigen::MatrixXd rows = Eigen::MatrixXd::Zero(3, k);
-    for (int c = 0; c < 3; ++c) rows += b.weight(c) * w.middleRows<3>(3 * b.vertex[static_cast<size_t>(c)]);
-    lm_basis.push_back(rows);
+// The pieces of the posterior-mean solve of RegisterModel.
+class CoefficientSolve {
+ public:
+  CoefficientSolve(const ShapeModel& model, const std::vector<BarycentricPoint>& lm_points)
+      : w_(model.ScaledBasis()), mean_(model.MeanMesh().vertices) {
+    for (const BarycentricPoint& b : lm_points) {
+      lm_mean_.push_back(Evaluate(b, mean_));
+      Eigen::MatrixXd rows = Eigen::MatrixXd::Zero(3, w_.cols());
+      for (int c = 0; c < 3; ++c) {
+        rows += b.weight(c) * w_.middleRows<3>(3 * b.vertex[static_cast<size_t>(c)]);
+      }
+      lm_basis_.push_back(rows);
+    }
+  }
+  const MatrixX3dR& mean() const { return mean_; }
+  MatrixX3dR Instance(const Eigen::VectorXd& a) const {
+    MatrixX3dR x = mean_;
+    x.reshaped<Eigen::RowMajor>() += w_ * a;
+    return x;
+  }
+  // argmin_a sum_i weight_i [(1-eps)(n_i . (x_i(a) - y_i))^2 + eps |x_i(a) - y_i|^2]
+  //   / noise^2 + sum_l |x_l(a) - y_l|^2 / lm_noise^2 + |a|^2,
+  // all in model space; `normals` may be empty when eps is 1.
+  Eigen::VectorXd Solve(const MatrixX3dR& y, const MatrixX3dR& normals,
+                        const Eigen::VectorXd& weight, double eps, double noise,
+                        const std::vector<Eigen::Vector3d>& lm_y, double lm_noise) const {
+    const Eigen::Index v = mean_.rows(), k = w_.cols();
+    Eigen::VectorXd rhs = Eigen::VectorXd::Zero(k);
+    Eigen::MatrixXd a = Eigen::MatrixXd::Zero(k, k);
+    if (eps < 1) {
+      Eigen::MatrixXd projected(v, k);  // row i: n_i^T W_i
+      Eigen::VectorXd along(v);
+      for (Eigen::Index i = 0; i < v; ++i) {
+        const Eigen::RowVector3d n = normals.row(i);
+        projected.row(i) = n * w_.middleRows<3>(3 * i);
+        along(i) = weight(i) * n.dot(y.row(i) - mean_.row(i));
+      }
+      a += (1.0 - eps) * (projected.transpose() * weight.asDiagonal() * projected);
+      rhs += (1.0 - eps) * (projected.transpose() * along);
+    }
+    if (eps > 0) {
+      MatrixX3dR residual = (y - mean_).array().colwise() * weight.array();
+      const Eigen::VectorXd weight3 = weight.replicate(1, 3).transpose().reshaped();
+      a += eps * (w_.transpose() * weight3.asDiagonal() * w_);
+      rhs += eps * (w_.transpose() * residual.reshaped<Eigen::RowMajor>());
+    }
+    const double inv_var = 1.0 / (noise * noise);
+    a *= inv_var;
+    rhs *= inv_var;
+    a.diagonal().array() += 1.0;
+    const double lm_inv_var = 1.0 / (lm_noise * lm_noise);
+    for (size_t l = 0; l < lm_y.size(); ++l) {
+      a += lm_inv_var * lm_basis_[l].transpose() * lm_basis_[l];
+      rhs += lm_inv_var * lm_basis_[l].transpose() * (lm_y[l] - lm_mean_[l]);
+    }
+    const Eigen::LDLT<Eigen::MatrixXd> solver(a);
+    if (solver.info() != Eigen::Success) {
+      throw NotConverged("model fit: the coefficient system is singular");
+    }
+    return solver.solve(rhs);
   }
 
+ private:
+  Eigen::MatrixXd w_;  // 3V by K, the scaled basis
+  MatrixX3dR mean_;
+  std::vector<Eigen::Vector3d> lm_mean_;
+  std::vector<Eigen::MatrixXd> lm_basis_;  // 3 by K each
+};
+
+// pose^-1 applied to the rows of `points`.
+MatrixX3dR InverseApply(const SimilarityTransform& pose, const MatrixX3dR& points) {
+  return ((points.rowwise() - pose.translation.transpose()) * pose.rotation) / pose.scale;
+}
+
+// The posterior-mean fit of RegisterModel (see there), from the similarity
+// transform `start` of the model mean onto the target.
+ModelFit FitModel(const ShapeModel& model, const internal::TargetSurface& surface,
+                  const SimilarityTransform& start, AlignmentKind pose_kind,
+                  const std::vector<BarycentricPoint>& lm_points,
+                  const std::vector<CorrespondenceLandmark>& landmarks,
+                  const ModelCorrespondenceOptions& options) {
+  const CoefficientSolve solve(model, lm_points);
+  const Eigen::Index v = model.num_vertices();
+  const double cos_max = std::cos(options.max_normal_angle);
   ModelFit fit;
-  fit.coefficients = Eigen::VectorXd::Zero(k);
   fit.pose = start;
-  MatrixX3dR shape = mean;
-  fit.posed = start.Apply(shape);
-  const double total = static_cast<double>(options.noise_mm.size() * options.max_iterations_per_stage);
-  Eigen::MatrixXd projected(v, k);  // row i: n_i^T W_i
-  for (double sigma : options.noise_mm) {
-    const double inv_var = 1.0 / (sigma * sigma);
+  fit.coefficients = Eigen::VectorXd::Zero(model.num_modes());
+  if (pose_kind == AlignmentKind::kRigid) {
+    // The start's scale goes into the shape: the coefficients of the mean
+    // scaled about its centroid, and a rigid pose that puts that centroid
+    // where the start put it.
+    const Eigen::RowVector3d c = solve.mean().colwise().mean();
+    const MatrixX3dR scaled = (solve.mean().rowwise() - c) * start.scale;
+    fit.coefficients = solve.Solve(scaled.rowwise() + c, MatrixX3dR(), Eigen::VectorXd::Ones(v),
+                                   1.0, options.noise_mm.back(), {}, 1.0);
+    fit.pose.scale = 1.0;
+    fit.pose.translation = start.translation + (start.scale - 1.0) * (start.rotation * c.transpose());
+  }
+  MatrixX3dR shape = solve.Instance(fit.coefficients);
+  fit.posed = fit.pose.Apply(shape);
+  const double total =
+      static_cast<double>(options.noise_mm.size() * options.max_iterations_per_stage);
+  for (double noise : options.noise_mm) {
+    // Landmarks steer the start and leave the end to the surface: their
+    // noise grows as the surface's falls.
+    const double lm_noise = options.landmark_noise_mm * options.noise_mm.front() / noise;
     for (int it = 0; it < options.max_iterations_per_stage; ++it) {
-      ReportProgress(options.progress, 0.8 * (fit.iterations) / total, "fitting the model");
+      ReportProgress(options.progress, 0.8 * fit.iterations / total, "fitting the model");
       const internal::ClosestPoints cp = surface.Query(fit.posed);
       const MatrixX3dR vertex_normals = internal::VertexNormals(fit.posed, model.faces());
-      // Observations in model space: y_i = pose^-1(u_i), normals R^T n_i.
-      const Eigen::Matrix3d rt = fit.pose.rotation.transpose();
-      const double inv_scale = 1.0 / fit.pose.scale;
       Eigen::VectorXd weight(v);
-      Eigen::VectorXd rhs = Eigen::VectorXd::Zero(k);
-      Eigen::VectorXd residual = Eigen::VectorXd::Zero(3 * v);  // eps-weighted point-to-point part
       for (Eigen::Index i = 0; i < v; ++i) {
         weight(i) = vertex_normals.row(i).dot(cp.normals.row(i)) >= cos_max ? 1.0 : 0.0;
-        const Eigen::Vector3d n = rt * cp.normals.row(i).transpose();
-        const Eigen::Vector3d r =
-            inv_scale * (rt * (cp.points.row(i).transpose() - fit.pose.translation)) -
-            mean.row(i).transpose();
-        projected.row(i) = n.transpose() * w.middleRows<3>(3 * i);
-        rhs += ((1.0 - eps) * weight(i) * n.dot(r)) * projected.row(i).transpose();
-        residual.segment<3>(3 * i) = weight(i) * r;
       }
-      rhs += eps * (w.transpose() * residual);
-      Eigen::MatrixXd a = (1.0 - eps) * (projected.transpose() * weight.asDiagonal() * projected);
-      if (eps > 0) {
-        a += eps * (w.transpose() * weight.replicate(1, 3).transpose().reshaped().asDiagonal() * w);
+      std::vector<Eigen::Vector3d> lm_y;
+      for (const CorrespondenceLandmark& l : landmarks) {
+        lm_y.push_back(InverseApply(fit.pose, l.target_mm.transpose()).row(0).transpose());
       }
-      a *= inv_var;
-      rhs *= inv_var;
-      a.diagonal().array() += 1.0;
-      const double lm_inv_var = 1.0 / (options.landmark_noise_mm * options.landmark_noise_mm);
-      for (size_t l = 0; l < lm_points.size(); ++l) {
-        const Eigen::Vector3d y =
-            inv_scale * (rt * (landmarks[l].target_mm - fit.pose.translation)) - lm_mean[l];
-        a += lm_inv_var * lm_basis[l].transpose() * lm_basis[l];
-        rhs += lm_inv_var * lm_basis[l].transpose() * y;
-      }
-      const Eigen::LDLT<Eigen::MatrixXd> solver(a);
-      if (solver.info() != Eigen::Success) {
-        throw NotConverged("model fit: the coefficient system is singular");
-      }
-      fit.coefficients = solver.solve(rhs);
-      shape = mean;
-      shape.reshaped<Eigen::RowMajor>() += w * fit.coefficients;
+      // Observations in model space: y_i = pose^-1(u_i), normals R^T n_i.
+      fit.coefficients = solve.Solve(InverseApply(fit.pose, cp.points),
+                                     cp.normals * fit.pose.rotation, weight,
+                                     options.tangential_weight, noise, lm_y, lm_noise);
+      shape = solve.Instance(fit.coefficients);
       // The pose: Umeyama between the instance and its accepted closest points.
       const Eigen::Index accepted = static_cast<Eigen::Index>(weight.sum());
       if (accepted >= 3) {
@@ -836,7 +900,7 @@ ModelFit FitModel(const ShapeModel& model, const internal::TargetSurface& surfac
           from.row(j) = shape.row(i);
           to.row(j++) = cp.points.row(i);
         }
-        fit.pose = Umeyama(from, to, options.alignment == AlignmentKind::kSimilarity);
+        fit.pose = Umeyama(from, to, pose_kind == AlignmentKind::kSimilarity);
       }
       MatrixX3dR next = fit.pose.Apply(shape);
       if (!next.allFinite()) throw NotConverged("model fit: non-finite instance");
@@ -866,10 +930,11 @@ CorrespondenceSummary RegisterModel(const ShapeModel& model, const TriangleMesh&
   ValidateLandmarks(landmarks);
   ReportProgress(options.progress, 0.0, "aligning");
   CorrespondenceSummary summary;
-  StartAlignment(mean, target, landmarks, options.alignment, options.icp, &summary);
+  StartAlignment(mean, target, landmarks, AlignmentKind::kSimilarity, options.icp, &summary);
   const internal::TargetSurface surface(target);
-  const ModelFit fit = FitModel(model, surface, summary.initial, ReferenceLandmarkPoints(mean, landmarks),
-                                landmarks, options);
+  const ModelFit fit =
+      FitModel(model, surface, summary.initial, options.pose ? *options.pose : ModelPoseKind(model),
+               ReferenceLandmarkPoints(mean, landmarks), landmarks, options);
   summary.model_coefficients = fit.coefficients;
   summary.model_mahalanobis = fit.coefficients.norm();
   summary.model_fit_stages = fit.stages;

@@ -558,6 +558,38 @@ assert i["vertices"] == d["vertices"] and i["faces"] == d["faces"], (i["vertices
   expect 2 "correspond --tangential-weight 0" -- "$ssmx" correspond \
     --reference "$work/cohort/femur_000.ply" --out "$work/corr2" "$work/cohort/femur_001.ply" \
     --tangential-weight 0
+  # --model: a model of the six cohort femurs fitted to one of them puts each
+  # vertex back on that femur's own vertex (it is in the model's span).
+  expect 0 "build-model for correspond --model" -- "$ssmx" --quiet build-model \
+    "$work"/cohort/femur_00?.ply --out "$work/femur_all.h5"
+  expect 0 "correspond --model" -- "$ssmx" --quiet correspond --model "$work/femur_all.h5" \
+    --out "$work/corrm" "$work/cohort/femur_004.ply" --json
+  /usr/bin/python3 -c '
+import json, sys, numpy as np
+def vertices(path):  # the binary little-endian PLY ssmx writes: double x, y, z first
+    data = open(path, "rb").read()
+    end = data.index(b"end_header\n") + len(b"end_header\n")
+    header = data[:end].decode().split("\n")
+    assert "format binary_little_endian 1.0" in header and "property double x" in header, header
+    n = int(next(l for l in header if l.startswith("element vertex")).split()[2])
+    return np.frombuffer(data, "<f8", 3 * n, end).reshape(n, 3)
+d = json.load(open(sys.argv[1]))
+m = d["meshes"][0]
+assert d["model"].endswith("femur_all.h5") and m["output"].endswith(".ply"), d
+assert m["flipped_faces"] == 0 and m["mean_distance_mm"] < 0.3 and len(m["model_coefficients"]) == 5, m
+err = np.linalg.norm(vertices(m["output"]) - vertices(sys.argv[2]), axis=1).mean()
+assert err < 0.5, err
+' "$work/out" "$work/cohort/femur_004.ply" && ok || fail "correspond --model: $(head -c 300 "$work/out")"
+  garbage_run "$work/bad/zero.stl" correspond --model "$work/bad/zero.stl" --out "$work/corr2" \
+    "$work/cohort/femur_001.ply"
+  expect 2 "correspond --model and --reference" -- "$ssmx" correspond --model "$work/femur_all.h5" \
+    --reference "$work/cohort/femur_000.ply" --out "$work/corr2" "$work/cohort/femur_001.ply"
+  expect 2 "correspond --noise with a letter" -- "$ssmx" correspond --model "$work/femur_all.h5" \
+    --noise 4,x --out "$work/corr2" "$work/cohort/femur_001.ply"
+  expect 2 "correspond --noise 0" -- "$ssmx" correspond --model "$work/femur_all.h5" \
+    --noise 4,0 --out "$work/corr2" "$work/cohort/femur_001.ply"
+  expect 2 "correspond --no-refine without --model" -- "$ssmx" correspond \
+    --reference "$work/cohort/femur_000.ply" --no-refine --out "$work/corr2" "$work/cohort/femur_001.ply"
   [ ! -e "$work/corr2" ] && ok || fail "a refused correspond left $work/corr2"
 fi
 

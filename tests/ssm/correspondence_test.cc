@@ -225,6 +225,117 @@ TEST(RegisterTemplate, PhantomMatchesTruthWithoutFoldingAndModelGeneralisesLikeT
   }
 }
 
+// A prior model for RegisterModel: 30 other phantom subjects (seed 7, drawn
+// independently of the cohort's seed 2024) in their true correspondence.
+const ShapeModel& PhantomPrior() {
+  static const ShapeModel model = [] {
+    const PhantomCase& c = Cohort();
+    std::vector<TriangleMesh> training;
+    for (const FemurParameters& p : SampleFemurParameters(30, 7)) {
+      training.push_back(CorrespondingFemurMesh(c.femur_template, PhantomFemur(p)));
+    }
+    return BuildShapeModel(training);
+  }();
+  return model;
+}
+
+// Model-based correspondence on the same independently meshed cohort: the
+// prior decides where vertices lie along spherical and cylindrical parts,
+// which the surfaces alone cannot tell (docs/correspondence.md).
+TEST(RegisterModel, PhantomPriorPlacesVerticesAtTheirTruePointsAndModelGeneralisesLikeTruth) {
+  const PhantomCase& c = Cohort();
+  const ShapeModel& prior = PhantomPrior();
+  std::vector<TriangleMesh> estimated;
+  double cohort_error = 0;
+  for (int i = 0; i < kCohort; ++i) {
+    const CorrespondenceSummary s = RegisterModel(prior, c.independent[i]);
+    ASSERT_EQ(s.mesh.faces, c.femur_template.mesh.faces);
+    const double vertex_error = (s.mesh.vertices - c.truth[i].vertices).rowwise().norm().mean();
+    std::printf("subject %d: vertex error %.3f mm, model fit %.3f mm, |a| %.1f, %s\n", i,
+                vertex_error, s.model_fit_mean_mm, s.model_mahalanobis, s.BriefReport().c_str());
+    // Issue 4 asks for <= 1 mm; measured 0.10-0.23 mm (mean 0.17 mm).
+    EXPECT_LE(vertex_error, 0.5) << "subject " << i;
+    cohort_error += vertex_error / kCohort;
+    SurfaceDistanceOptions o;
+    o.compute_dice = false;
+    EXPECT_LE(ComputeSurfaceDistance(s.mesh, c.independent[i], o).mean_mm, 0.2) << "subject " << i;
+    EXPECT_EQ(CountFlips(prior.MeanMesh(), s.mesh, s.initial.rotation), 0) << "subject " << i;
+    EXPECT_EQ(s.flipped_faces, 0);
+    EXPECT_EQ(s.model_coefficients.size(), prior.num_modes());
+    estimated.push_back(s.mesh);
+  }
+  EXPECT_LE(cohort_error, 0.3);
+
+  MetricOptions metric;
+  metric.surface_distance = true;
+  const MetricCurve truth = LeaveOneOutGeneralization(c.truth, {}, metric);
+  const MetricCurve mine = LeaveOneOutGeneralization(estimated, {}, metric);
+  ASSERT_EQ(truth.modes, mine.modes);
+  for (size_t k = 0; k < truth.modes.size(); ++k) {
+    std::printf("modes %d: generalisation true %.3f mm, estimated %.3f mm\n", truth.modes[k],
+                truth.mean_mm[k], mine.mean_mm[k]);
+    EXPECT_LE(mine.mean_mm[k], 1.2 * truth.mean_mm[k]) << truth.modes[k] << " modes";
+  }
+}
+
+// Landmarks steer the model fit: a target turned by 150 degrees, which the
+// centroid start cannot undo, is fitted from five anatomical landmarks.
+TEST(RegisterModel, LandmarksStartAFitOfATurnedTarget) {
+  const PhantomCase& c = Cohort();
+  const ShapeModel& prior = PhantomPrior();
+  const int subject = 3;
+  const SimilarityTransform turn = [] {
+    SimilarityTransform t;
+    t.rotation = Eigen::AngleAxisd(2.6, Vector3d(0.3, 1, 0.2).normalized()).toRotationMatrix();
+    t.translation = Vector3d(40, -25, 10);
+    return t;
+  }();
+  TriangleMesh target = c.independent[subject];
+  target.vertices = turn.Apply(target.vertices);
+  const LandmarkMap analytic =
+      PhantomFemur(SampleFemurParameters(kCohort, 2024)[subject]).Landmarks();
+  std::vector<CorrespondenceLandmark> landmarks;
+  for (const char* name : {"greater_trochanter_tip", "lesser_trochanter", "medial_epicondyle",
+                           "lateral_epicondyle", "intercondylar_notch"}) {
+    const int v = c.femur_template.landmark_vertices.at(name);
+    landmarks.push_back({name, prior.MeanMesh().vertices.row(v).transpose(),
+                         turn.Apply(analytic.at(name).transpose()).transpose()});
+  }
+  const MatrixX3dR truth = turn.Apply(c.truth[subject].vertices);
+  // Without them the centroid start leaves the femur turned.
+  const CorrespondenceSummary lost = RegisterModel(prior, target);
+  EXPECT_GT((lost.mesh.vertices - truth).rowwise().norm().mean(), 10.0);
+  const CorrespondenceSummary s = RegisterModel(prior, target, landmarks);
+  EXPECT_TRUE(s.initial_from_landmarks);
+  const double vertex_error = (s.mesh.vertices - truth).rowwise().norm().mean();
+  std::printf("turned subject with landmarks: vertex error %.3f mm, landmarks %.2f mm\n",
+              vertex_error, s.landmark_mean_error_mm);
+  EXPECT_LE(vertex_error, 0.5);
+  // The template's landmark vertices lie within 3 mm of the analytic points.
+  EXPECT_LE(s.landmark_mean_error_mm, 3.0);
+  EXPECT_EQ(s.flipped_faces, 0);
+}
+
+TEST(RegisterModel, RejectsBadModelsAndOptions) {
+  const ShapeModel& prior = PhantomPrior();
+  const TriangleMesh& target = Cohort().independent[0];
+  EXPECT_THROW(RegisterModel(ShapeModel(), target), InvalidInput);
+  ModelCorrespondenceOptions o;
+  o.noise_mm = {2, 0};
+  EXPECT_THROW(RegisterModel(prior, target, {}, o), InvalidInput);
+  o = ModelCorrespondenceOptions();
+  o.tangential_weight = 1.5;
+  EXPECT_THROW(RegisterModel(prior, target, {}, o), InvalidInput);
+  o = ModelCorrespondenceOptions();
+  o.refine.stiffness.clear();
+  std::string error;
+  EXPECT_FALSE(o.IsValid(&error));
+  EXPECT_NE(error.find("refine"), std::string::npos) << error;
+  TriangleMesh no_faces;
+  no_faces.vertices = target.vertices;
+  EXPECT_THROW(RegisterModel(prior, no_faces), InvalidInput);
+}
+
 // Real femurs (statismo's VSD data, not in correspondence): VSD001 deformed
 // onto VSD002 with the four landmarks of the data set.
 TEST(RegisterTemplate, RealFemurOntoAnotherFitsTheSurfaceWithoutFolding) {

@@ -163,14 +163,14 @@ docs/correspondence.md.)doc");
       "correspond_with_model",
       [](const ssm::ShapeModel& model, const TriangleMesh& target,
          const std::map<std::string, Eigen::Vector3d>& reference_landmarks,
-         const std::map<std::string, Eigen::Vector3d>& target_landmarks,
-         const std::string& alignment, std::optional<std::vector<double>> noise_mm,
+         const std::map<std::string, Eigen::Vector3d>& target_landmarks, const std::string& pose,
+         std::optional<std::vector<double>> noise_mm,
          int max_iterations_per_stage, double tangential_weight, double landmark_noise_mm,
          bool refine_surface, std::optional<std::vector<double>> refine_stiffness,
          bool project_to_surface, double trim_fraction, py::handle progress) {
         GilFreeCall call;
         ssm::ModelCorrespondenceOptions options;
-        options.alignment = ssm::ParseAlignmentKind(alignment, "alignment");
+        if (pose != "auto") options.pose = ssm::ParseAlignmentKind(pose, "pose");
         if (noise_mm) options.noise_mm = *noise_mm;
         options.max_iterations_per_stage = max_iterations_per_stage;
         options.tangential_weight = tangential_weight;
@@ -185,7 +185,7 @@ docs/correspondence.md.)doc");
       },
       "model"_a, "target"_a, py::kw_only(),
       "reference_landmarks"_a = std::map<std::string, Eigen::Vector3d>(),
-      "target_landmarks"_a = std::map<std::string, Eigen::Vector3d>(), "alignment"_a = "similarity",
+      "target_landmarks"_a = std::map<std::string, Eigen::Vector3d>(), "pose"_a = "auto",
       "noise_mm"_a = py::none(), "max_iterations_per_stage"_a = mc0.max_iterations_per_stage,
       "tangential_weight"_a = mc0.tangential_weight,
       "landmark_noise_mm"_a = mc0.landmark_noise_mm, "refine_surface"_a = mc0.refine_surface,
@@ -193,8 +193,9 @@ docs/correspondence.md.)doc");
       "trim_fraction"_a = mc0.icp.trim_fraction, "progress"_a = py::none(), R"doc(
 Model-based correspondence: the shape model (a ShapeModel, e.g. from
 read_statismo_model) is fitted to the target surface (posterior mean given
-closest-point observations, noise annealed through noise_mm; pose rigid or
-similarity), then refined onto the surface by point-to-point non-rigid ICP
+closest-point observations, noise annealed through noise_mm; pose 'rigid',
+'similarity' or 'auto': similarity when the model was built with similarity
+alignment, else rigid), then refined onto the surface by point-to-point non-rigid ICP
 (refine_stiffness) and projected. Vertex i of the result is what the model
 calls vertex i; the result has the model's faces. reference_landmarks lie on
 the model mean. Returns a CorrespondenceSummary with model_coefficients and

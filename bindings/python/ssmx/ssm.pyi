@@ -605,7 +605,7 @@ def correspond_with_model(
     *,
     reference_landmarks: Dict[str, _Vector3] = ...,
     target_landmarks: Dict[str, _Vector3] = ...,
-    alignment: Literal["rigid", "similarity"] = ...,
+    pose: Literal["auto", "rigid", "similarity"] = ...,
     noise_mm: Optional[Sequence[float]] = ...,
     max_iterations_per_stage: int = ...,
     tangential_weight: float = ...,

@@ -9,6 +9,7 @@
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -160,11 +161,14 @@ CorrespondenceSummary RegisterTemplate(const TriangleMesh& reference, const Tria
 
 // How RegisterModel fits a shape model to a surface.
 struct ModelCorrespondenceOptions {
-  // The pose of the model instance on the target, estimated with the shape:
-  // kRigid or kSimilarity (for a model built with similarity alignment, whose
-  // modes carry no size). The start is the model mean aligned as in
-  // RegisterTemplate (landmarks or centroids, then ICP with `icp`).
-  AlignmentKind alignment = AlignmentKind::kSimilarity;
+  // The start: the model mean aligned by a similarity transform as in
+  // RegisterTemplate (Umeyama on >= 3 landmarks or the centroids, then ICP
+  // with `icp`, whose kind is replaced). Then the pose of the instance,
+  // estimated with its shape: kRigid (the start's scale is handed to the
+  // shape coefficients) for a model whose modes carry size, kSimilarity for
+  // one built with similarity alignment (its modes carry no size, the pose
+  // does). Unset: ModelPoseKind(model).
+  std::optional<AlignmentKind> pose;
   IcpOptions icp;
   // Standard deviation of the observation noise (mm) of the closest-point
   // observations, one stage each, decreasing and > 0: large at first, so the
@@ -177,7 +181,9 @@ struct ModelCorrespondenceOptions {
   // The closest-point observation: along the target normal, plus this share
   // of the full point-to-point distance (1: point-to-point).
   double tangential_weight = 0.1;
-  // Noise SD of landmark observations (mm).
+  // Noise SD of landmark observations (mm) at the first stage; it grows as
+  // noise_mm falls (landmark_noise_mm * noise_mm[0] / noise_mm[stage]), so
+  // landmarks steer the start and leave the end to the surface.
   double landmark_noise_mm = 1.0;
   // A closest-point pair counts only when the target face normal is within
   // this angle of the instance's vertex normal (radians).
@@ -194,6 +200,12 @@ struct ModelCorrespondenceOptions {
   static CorrespondenceOptions DefaultRefinement();
   bool IsValid(std::string* error) const;
 };
+
+// The pose kind RegisterModel uses for `model` by default: kSimilarity when
+// the model's build history (ModelInfo::builders, latest first) records
+// alignment "similarity", else kRigid (rigid or no alignment, or unknown:
+// size is then in the modes).
+AlignmentKind ModelPoseKind(const ShapeModel& model);
 
 // Model-based correspondence: a shape model (ShapeModel, e.g. from
 // ReadStatismoModel) is fitted to the target surface, and the fitted
