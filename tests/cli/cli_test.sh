@@ -566,13 +566,16 @@ assert i["vertices"] == d["vertices"] and i["faces"] == d["faces"], (i["vertices
     --out "$work/corrm" "$work/cohort/femur_004.ply" --json
   /usr/bin/python3 -c '
 import json, sys, numpy as np
-def vertices(path):  # the binary little-endian PLY ssmx writes: double x, y, z first
+def vertices(path):  # the binary little-endian PLY ssmx writes: double x, y, z (float normals)
     data = open(path, "rb").read()
     end = data.index(b"end_header\n") + len(b"end_header\n")
     header = data[:end].decode().split("\n")
     assert "format binary_little_endian 1.0" in header and "property double x" in header, header
     n = int(next(l for l in header if l.startswith("element vertex")).split()[2])
-    return np.frombuffer(data, "<f8", 3 * n, end).reshape(n, 3)
+    fields = [("x", "<f8"), ("y", "<f8"), ("z", "<f8")]
+    fields += [(c, "<f4") for c in ("nx", "ny", "nz") if "property float " + c in header]
+    v = np.frombuffer(data, np.dtype(fields), n, end)
+    return np.stack([v["x"], v["y"], v["z"]], axis=1)
 d = json.load(open(sys.argv[1]))
 m = d["meshes"][0]
 assert d["model"].endswith("femur_all.h5") and m["output"].endswith(".ply"), d
