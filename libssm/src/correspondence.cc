@@ -405,8 +405,13 @@ bool CorrespondenceOptions::IsValid(std::string* error) const {
 
 std::string CorrespondenceSummary::BriefReport() const {
   std::ostringstream os;
-  os << "start: " << (initial_from_landmarks ? "landmarks + " : "centroids + ") << icp.BriefReport()
-     << "\nnon-rigid ICP: " << stages << " stages, " << iterations << " solves; surface distance"
+  os << "start: " << (initial_from_landmarks ? "landmarks + " : "centroids + ") << icp.BriefReport();
+  if (model_coefficients.size() > 0) {
+    os << "\nmodel fit: " << model_coefficients.size() << " modes, " << model_fit_stages
+       << " stages, " << model_fit_iterations << " iterations, |a| " << model_mahalanobis
+       << ", instance to target " << model_fit_mean_mm << " mm";
+  }
+  os << "\nnon-rigid ICP: " << stages << " stages, " << iterations << " solves; surface distance"
      << " mean " << mean_distance_mm << " mm, RMS " << rms_distance_mm << " mm, Hausdorff "
      << hausdorff_mm << " mm; flipped faces " << flipped_faces
      << ", vertices with a shortened step " << limited_vertices << ", off the surface "
@@ -942,13 +947,21 @@ CorrespondenceSummary RegisterModel(const ShapeModel& model, const TriangleMesh&
   summary.model_fit_mean_mm = surface.Query(fit.posed).distances.mean();
   summary.initial = fit.pose;
 
-  // The instance, with any face flipped against the posed mean untangled.
+  // The instance, with any face flipped against the posed mean untangled;
+  // what does not untangle keeps the guarded step from the posed mean, so no
+  // face of the output is flipped.
   TriangleMesh instance;
   instance.faces = mean.faces;
   instance.vertices = fit.posed;
-  summary.limited_vertices = UntangleFlippedFaces(
-      mean.faces, internal::FaceNormals(mean.vertices, mean.faces) * fit.pose.rotation.transpose(),
-      &instance.vertices);
+  const MatrixX3dR mean_normals =
+      internal::FaceNormals(mean.vertices, mean.faces) * fit.pose.rotation.transpose();
+  summary.limited_vertices = UntangleFlippedFaces(mean.faces, mean_normals, &instance.vertices);
+  if (CountFlippedFaces(mean, instance, fit.pose.rotation) > 0) {
+    std::vector<char> limited(static_cast<size_t>(mean.num_vertices()), 0);
+    instance.vertices = LimitStepsAgainstFolding(fit.pose.Apply(mean.vertices), instance.vertices,
+                                                 mean.faces, mean_normals, &limited);
+    summary.limited_vertices += std::count(limited.begin(), limited.end(), 1);
+  }
   CorrespondenceOptions refine = options.refine;
   refine.progress = options.progress;
   DeformAligned(mean, instance, target, surface, landmarks, refine, options.refine_surface, 0.8,

@@ -20,6 +20,7 @@
 #include "ssmx/ssm/phantom.h"
 #include "ssmx/ssm/primitives.h"
 #include "ssmx/ssm/shape_model.h"
+#include "ssmx/ssm/statismo_io.h"
 #include "ssmx/ssm/surface_distance.h"
 #include "test_data.h"
 
@@ -313,6 +314,21 @@ TEST(RegisterModel, LandmarksStartAFitOfATurnedTarget) {
   EXPECT_LE(vertex_error, 0.5);
   // The template's landmark vertices lie within 3 mm of the analytic points.
   EXPECT_LE(s.landmark_mean_error_mm, 3.0);
+  EXPECT_EQ(s.flipped_faces, 0);
+}
+
+// scalismo's femur model fitted to a real femur in another frame (no
+// landmarks): whatever the fit, no output face is folded against the mean.
+TEST(RegisterModel, ScalismoModelOnARealFemurFoldsNoFace) {
+  SSMX_REQUIRE_DATA("models/femur_gp_statismo/femur_gp_model_50-components.h5");
+  SSMX_REQUIRE_DATA("meshes/femur_vsd/VSD002_femur.vtk");
+  const ShapeModel model = ReadStatismoModel(
+      testing::DataPath("models/femur_gp_statismo/femur_gp_model_50-components.h5"));
+  const TriangleMesh target = ReadMesh(testing::DataPath("meshes/femur_vsd/VSD002_femur.vtk"));
+  const CorrespondenceSummary s = RegisterModel(model, target);
+  std::printf("%s", s.BriefReport().c_str());
+  EXPECT_EQ(s.mesh.faces, model.faces());
+  EXPECT_EQ(CountFlips(model.MeanMesh(), s.mesh, s.initial.rotation), 0);
   EXPECT_EQ(s.flipped_faces, 0);
 }
 
