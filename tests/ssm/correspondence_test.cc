@@ -332,6 +332,22 @@ TEST(RegisterModel, ScalismoModelOnARealFemurFoldsNoFace) {
   EXPECT_EQ(s.flipped_faces, 0);
 }
 
+TEST(RegisterModel, PoseFollowsTheModelsAlignment) {
+  std::vector<TriangleMesh> shapes;
+  for (double s : {1.0, 1.1, 0.9, 1.05}) {
+    TriangleMesh m = MakeIcosphere(10.0, 1);
+    m.vertices.col(2) *= s;
+    shapes.push_back(m);
+  }
+  ShapeModelBuildOptions o;
+  EXPECT_EQ(ModelPoseKind(BuildShapeModel(shapes, o)), AlignmentKind::kRigid);
+  o.alignment = AlignmentKind::kSimilarity;
+  EXPECT_EQ(ModelPoseKind(BuildShapeModel(shapes, o)), AlignmentKind::kSimilarity);
+  o.alignment = AlignmentKind::kNone;
+  EXPECT_EQ(ModelPoseKind(BuildShapeModel(shapes, o)), AlignmentKind::kRigid);
+  EXPECT_EQ(ModelPoseKind(ShapeModel()), AlignmentKind::kRigid);  // no build history
+}
+
 TEST(RegisterModel, RejectsBadModelsAndOptions) {
   const ShapeModel& prior = PhantomPrior();
   const TriangleMesh& target = Cohort().independent[0];

@@ -171,8 +171,8 @@ struct ModelCorrespondenceOptions {
   std::optional<AlignmentKind> pose;
   IcpOptions icp;
   // Standard deviation of the observation noise (mm) of the closest-point
-  // observations, one stage each, decreasing and > 0: large at first, so the
-  // prior dominates while the closest points are still poor.
+  // observations, one stage each, > 0 and usually decreasing: large at first,
+  // so the prior dominates while the closest points are still poor.
   std::vector<double> noise_mm = {8, 4, 2, 1, 0.5, 0.3};
   // Iterations (closest points, coefficients, pose) per stage at most; a stage
   // ends earlier when the instance moves by less than tolerance_mm (RMS).
@@ -223,8 +223,9 @@ AlignmentKind ModelPoseKind(const ShapeModel& model);
 // between the instance and the closest points. The prior decides where each
 // vertex lies along the surface, which the surface itself cannot tell on
 // spherical and cylindrical parts (see docs/correspondence.md). No face of the
-// output is flipped against the model mean (the folding guard of
-// RegisterTemplate). Landmarks: reference_mm on (or near) the model mean.
+// output is flipped against the posed model mean (folds of the instance are
+// untangled, else its steps shortened; then RegisterTemplate's guard).
+// Landmarks: reference_mm on (or near) the model mean.
 // Throws InvalidInput for an empty model, a bad target or options,
 // NotConverged when a solve fails.
 CorrespondenceSummary RegisterModel(const ShapeModel& model, const TriangleMesh& target,
